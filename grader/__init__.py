@@ -1,0 +1,3 @@
+"""torchkata's grader: catalog, runner, harness, pytest plugin, reports and the `kata` CLI."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,97 @@
+"""The rung catalog: `grader/catalog.toml` read into typed records, and rung-id resolution."""
+
+from __future__ import annotations
+
+import difflib
+import sys
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+REPO_ROOT = PACKAGE_DIR.parent
+CATALOG_PATH = PACKAGE_DIR / "catalog.toml"
+SPECS_DIR = PACKAGE_DIR / "specs"
+
+
+@dataclass(frozen=True)
+class Rung:
+    id: str
+    title: str
+    module: str
+    points: float
+    timeout: int
+    status: str
+    tasks: tuple[str, ...]
+    hints: tuple[str, ...]
+
+    @property
+    def number(self) -> int:
+        return int(self.id.split("-", 1)[0])
+
+    @property
+    def slug(self) -> str:
+        return self.id.split("-", 1)[1]
+
+    @property
+    def available(self) -> bool:
+        return self.status == "available"
+
+    @property
+    def exercise_path(self) -> Path:
+        return REPO_ROOT / "exercises" / self.id / self.module
+
+    @property
+    def reference_path(self) -> Path:
+        return REPO_ROOT / "reference" / self.id / self.module
+
+    @property
+    def spec_path(self) -> Path:
+        return SPECS_DIR / f"test_{self.id.replace('-', '_')}.py"
+
+
+class UnknownRung(LookupError):
+    """A rung id that names no rung; the message says what was meant, when that is clear."""
+
+
+@cache
+def load_catalog(path: Path = CATALOG_PATH) -> tuple[Rung, ...]:
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    return tuple(
+        Rung(
+            id=entry["id"],
+            title=entry["title"],
+            module=entry["module"],
+            points=float(entry["points"]),
+            timeout=int(entry["timeout"]),
+            status=entry["status"],
+            tasks=tuple(entry["tasks"]),
+            hints=tuple(entry["hints"]),
+        )
+        for entry in data["rung"]
+    )
+
+
+def resolve(name: str) -> Rung:
+    """Find a rung by id (`08-attention`), number (`08`, `8`) or slug (`attention`)."""
+    rungs = load_catalog()
+    wanted = name.strip().lower()
+    for rung in rungs:
+        if wanted in (rung.id, rung.slug):
+            return rung
+        if wanted.isdigit() and int(wanted) == rung.number:
+            return rung
+    candidates = [r.id for r in rungs] + [r.slug for r in rungs]
+    close = difflib.get_close_matches(wanted, candidates, n=1, cutoff=0.6)
+    message = f"no rung {name!r}"
+    if close:
+        match = next(r for r in rungs if close[0] in (r.id, r.slug))
+        message += f"; did you mean {match.id}?"
+    else:
+        message += "; `kata list` shows them all"
+    raise UnknownRung(message)

@@ -1,0 +1,108 @@
+"""The `kata` command. It parses and prints; the work lives in runner.py, results.py, reports/."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from grader.catalog import UnknownRung, load_catalog, resolve
+from grader.progress import load_progress, record_progress
+from grader.reports import RENDERERS
+from grader.runner import SetupError, check_rungs
+
+USAGE_ERROR = 2
+
+
+class KataGroup(click.Group):
+    """A click group whose usage errors are one line on stderr and exit code 2."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        kwargs["standalone_mode"] = False
+        try:
+            code = super().main(*args, **kwargs)
+        except click.exceptions.NoArgsIsHelpError as exc:
+            click.echo(exc.ctx.get_help() if exc.ctx else "kata --help")
+            sys.exit(0)
+        except click.UsageError as exc:
+            click.echo(f"kata: {exc.format_message()}", err=True)
+            sys.exit(USAGE_ERROR)
+        except click.exceptions.Abort:
+            click.echo("kata: aborted", err=True)
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+@click.group(cls=KataGroup, context_settings={"help_option_names": ["-h", "--help"]},
+             no_args_is_help=True)
+@click.version_option(package_name="torchkata", prog_name="kata")
+def cli() -> None:
+    """torchkata: PyTorch katas, graded by hidden specs that explain what went wrong."""
+
+
+@cli.command("list")
+def list_rungs() -> int:
+    """Show every rung, its status and your progress.
+
+    \b
+    Example:
+        kata list
+    """
+    progress = load_progress()
+    for rung in load_catalog():
+        state = progress.get(rung.id, "") if rung.available else "planned"
+        click.echo(f"{rung.id:<22} {state:<8} {rung.title}")
+    return 0
+
+
+@cli.command()
+@click.argument("rungs", nargs=-1)
+@click.option("--all", "check_all", is_flag=True, help="Check every available rung.")
+@click.option("--impl", default="exercises", show_default=True, metavar="exercises|reference|PATH",
+              help="What to grade: your exercises, the reference, or one .py file.")
+@click.option("--device", type=click.Choice(["cpu", "cuda", "auto"]), default="cpu",
+              show_default=True, help="Where spec inputs live; cuda also runs GPU-only checks.")
+@click.option("--format", "output_format", type=click.Choice(sorted(RENDERERS)),
+              default="text", show_default=True, help="Report format.")
+@click.option("--timeout", type=click.FloatRange(min=1), default=None,
+              help="Seconds before a rung's run is stopped (default: the rung's own).")
+@click.option("-v", "--verbose", is_flag=True, help="List every check, not just the first failure.")
+def check(rungs: tuple[str, ...], check_all: bool, impl: str, device: str, output_format: str,
+          timeout: float | None, verbose: bool) -> int:
+    """Grade rungs: exit 0 when all pass, 1 on failures or todo, 2 on bad usage.
+
+    \b
+    Examples:
+        kata check 08-attention
+        kata check 08 --impl my_attention.py -v
+        kata check --all --impl reference --format json
+    """
+    try:
+        chosen = [resolve(name) for name in rungs]
+    except UnknownRung as exc:
+        raise click.UsageError(str(exc)) from None
+    if check_all:
+        chosen = [rung for rung in load_catalog() if rung.available]
+    if not chosen:
+        raise click.UsageError("name a rung (kata check 08-attention) or use --all; "
+                               "`kata list` shows them")
+    planned = [rung.id for rung in chosen if not rung.available]
+    if planned:
+        raise click.UsageError(f"{', '.join(planned)}: planned, not available yet")
+    if impl not in ("exercises", "reference"):
+        if len(chosen) != 1:
+            raise click.UsageError("--impl PATH stands in for one rung's module; name one rung")
+        if not Path(impl).is_file():
+            raise click.UsageError(f"--impl {impl}: no such file")
+    if output_format == "text":
+        click.echo(f"Checking {', '.join(r.id for r in chosen)} ({impl})…", err=True)
+    try:
+        result = check_rungs(chosen, impl=impl, device=device, timeout=timeout)
+    except SetupError as exc:
+        raise click.UsageError(str(exc)) from None
+    if impl == "exercises":
+        record_progress(result)
+    click.echo(RENDERERS[output_format](result, verbose))
+    return result.exit_code

@@ -1,0 +1,49 @@
+"""What specs use to check learner code: comparisons, gradients, structure and speed.
+
+Specs reach learner code through the plugin's `candidate` fixture and check it with these helpers;
+every failure they raise is an AssertionError whose message a learner can act on without reading
+the spec (see docs/writing-a-rung.md).
+"""
+
+from grader.harness.candidate import Candidate, harness_internal
+from grader.harness.compare import (
+    Mistake,
+    assert_grads_match,
+    assert_matches,
+    assert_module_grads_match,
+)
+from grader.harness.speed import (
+    AS_FAST_AS_REFERENCE,
+    VECTORIZED,
+    Band,
+    SpeedGrayZone,
+    assert_speed_within,
+    measure_speed_ratio,
+)
+from grader.harness.structure import (
+    OpLog,
+    assert_no_banned_modules,
+    assert_no_banned_ops,
+    assert_op_count_constant,
+    record_ops,
+)
+
+__all__ = [
+    "AS_FAST_AS_REFERENCE",
+    "VECTORIZED",
+    "Band",
+    "Candidate",
+    "Mistake",
+    "OpLog",
+    "SpeedGrayZone",
+    "assert_grads_match",
+    "assert_matches",
+    "assert_module_grads_match",
+    "assert_no_banned_modules",
+    "assert_no_banned_ops",
+    "assert_op_count_constant",
+    "assert_speed_within",
+    "harness_internal",
+    "measure_speed_ratio",
+    "record_ops",
+]

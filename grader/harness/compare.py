@@ -1,0 +1,344 @@
+"""Tensor comparison against a reference, with the error-ratio rule and a readable diff.
+
+The rule (research/speed-and-correctness.md §8.2): run the reference twice, at the input dtype and
+in float64. An output passes where its error against the float64 result is at most `k` times the
+reference's own error at the input dtype, and never needs to be closer than the
+`torch.testing.assert_close` tolerance of its dtype. A fixed tolerance either fails correct float32
+code on hard inputs or lets wrong code through on easy ones; this rule does neither.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from grader.harness.candidate import harness_internal
+
+# (rtol, atol) per dtype: torch.testing.assert_close's defaults, the floor of the error-ratio rule.
+DTYPE_TOLERANCE: dict[torch.dtype, tuple[float, float]] = {
+    torch.float16: (1e-3, 1e-5),
+    torch.bfloat16: (1.6e-2, 1e-5),
+    torch.float32: (1.3e-6, 1e-5),
+    torch.float64: (1e-7, 1e-7),
+}
+
+
+@dataclass(frozen=True)
+class Mistake:
+    """A classic mistake and what it computes, so a failure can name it.
+
+    `compute` takes the same arguments as the reference function and returns what code with this
+    mistake would return.
+    """
+
+    description: str
+    compute: Callable[..., Any]
+
+
+def _map_tensors(obj: Any, fn: Callable[[torch.Tensor], torch.Tensor]) -> Any:
+    if isinstance(obj, torch.Tensor):
+        return fn(obj)
+    if isinstance(obj, nn.Module):
+        return obj
+    if isinstance(obj, tuple):
+        return tuple(_map_tensors(item, fn) for item in obj)
+    if isinstance(obj, list):
+        return [_map_tensors(item, fn) for item in obj]
+    if isinstance(obj, dict):
+        return {key: _map_tensors(item, fn) for key, item in obj.items()}
+    return obj
+
+
+def _clone(obj: Any) -> Any:
+    return _map_tensors(obj, lambda t: t.detach().clone())
+
+
+def _to_float64(obj: Any) -> Any:
+    if isinstance(obj, nn.Module):
+        return copy.deepcopy(obj).double()
+    return _map_tensors(
+        obj, lambda t: t.detach().to(torch.float64) if t.is_floating_point() else t.detach()
+    )
+
+
+def _shape(t: torch.Tensor) -> str:
+    return "(" + ", ".join(str(s) for s in t.shape) + ")"
+
+
+def _index(flat_index: int, shape: torch.Size) -> tuple[int, ...]:
+    index = []
+    for size in reversed(shape):
+        index.append(flat_index % size)
+        flat_index //= size
+    return tuple(reversed(index))
+
+
+def _diagnose(actual: Any, mistakes: Sequence[Mistake], args: tuple, kwargs: dict) -> str:
+    """Name the first mistake whose output `actual` reproduces."""
+    for mistake in mistakes:
+        try:
+            with harness_internal():
+                wrong = mistake.compute(*_clone(args), **_clone(kwargs))
+        except Exception:  # a mistake that cannot run on these inputs names nothing
+            continue
+        if _same(actual, wrong):
+            return f"\n  Likely mistake: {mistake.description}."
+    return ""
+
+
+def _same(actual: Any, wrong: Any) -> bool:
+    if isinstance(actual, torch.Tensor) and isinstance(wrong, torch.Tensor):
+        if actual.shape != wrong.shape:
+            return False
+        if actual.dtype != wrong.dtype and not (
+            actual.is_floating_point() and wrong.is_floating_point()
+        ):
+            return bool(torch.equal(actual.cpu().double(), wrong.cpu().double()))
+        if actual.dtype == torch.bool or not actual.is_floating_point():
+            return bool(torch.equal(actual.cpu(), wrong.cpu().to(actual.dtype)))
+        return bool(torch.allclose(actual.detach().cpu().double(), wrong.detach().cpu().double(),
+                                   rtol=1e-4, atol=1e-6, equal_nan=True))
+    if isinstance(actual, torch.Tensor) or isinstance(wrong, torch.Tensor):
+        return False
+    return bool(actual == wrong)
+
+
+def check_tensor_meta(actual: Any, expected: torch.Tensor, what: str) -> str | None:
+    """Type, shape, dtype and device, in that order: the first that differs, as a sentence."""
+    if not isinstance(actual, torch.Tensor):
+        return f"{what}: expected a torch.Tensor, got {type(actual).__name__}"
+    if type(actual) is not torch.Tensor:
+        return f"{what}: got a {type(actual).__name__} (a tensor subclass); return a plain tensor"
+    if actual.shape != expected.shape:
+        return f"{what}: shape {_shape(actual)}, expected {_shape(expected)}"
+    if actual.dtype != expected.dtype:
+        return f"{what}: dtype {actual.dtype}, expected {expected.dtype}"
+    if actual.device != expected.device:
+        return f"{what}: on device {actual.device}, expected {expected.device}"
+    return None
+
+
+def compare_tensors(
+    actual: torch.Tensor,
+    expected: torch.Tensor,
+    expected64: torch.Tensor | None,
+    what: str,
+    k: float,
+) -> str | None:
+    """Return None when `actual` passes the error-ratio rule, else the diff as text."""
+    problem = check_tensor_meta(actual, expected, what)
+    if problem:
+        return problem
+    with harness_internal(), torch.no_grad():
+        got = actual.detach().cpu()
+        if not expected.is_floating_point():
+            bad = got != expected.detach().cpu()
+            if not bad.any():
+                return None
+            flat = int(bad.flatten().nonzero()[0])
+            index = _index(flat, got.shape)
+            return (f"{what}: {int(bad.sum())} of {got.numel()} elements differ; first at index "
+                    f"{index}: got {got[index].item()}, expected {expected.cpu()[index].item()}")
+        truth = (expected64 if expected64 is not None else expected).detach().cpu().double()
+        got64 = got.double()
+        rtol, atol = DTYPE_TOLERANCE.get(expected.dtype, DTYPE_TOLERANCE[torch.float32])
+        reference_error = 0.0
+        if expected64 is not None and expected.dtype != torch.float64:
+            gap = (expected.detach().cpu().double() - truth).abs()
+            reference_error = float(gap[torch.isfinite(gap)].max()) if gap.numel() else 0.0
+        allowed = torch.clamp(atol + rtol * truth.abs(), min=k * reference_error)
+        error = (got64 - truth).abs()
+        both_nan = torch.isnan(got64) & torch.isnan(truth)
+        same_inf = torch.isinf(got64) & (got64 == truth)
+        error = torch.where(both_nan | same_inf, torch.zeros_like(error), error)
+        error = torch.nan_to_num(error, nan=float("inf"))
+        bad = error > allowed
+        if not bad.any():
+            return None
+        count = int(bad.sum())
+        score = torch.where(bad, error / allowed, torch.zeros_like(error))
+        worst = _index(int(score.flatten().argmax()), got.shape)
+        lines = [
+            f"{what}: {count} of {got.numel()} elements ({100 * count / got.numel():.1f}%) "
+            f"are off; shape {_shape(got)}, dtype {expected.dtype}",
+            f"  worst at index {worst}: got {got64[worst].item():.6g}, expected "
+            f"{truth[worst].item():.6g} (error {error[worst].item():.3g}, "
+            f"allowed {allowed[worst].item():.3g})",
+        ]
+        finite = torch.isfinite(got64)
+        if finite.any():
+            finite_error = (got64 - truth).abs()[finite & torch.isfinite(truth)]
+            if finite_error.numel():
+                max_abs = float(finite_error.max())
+                denominator = truth.abs()[finite & torch.isfinite(truth)].clamp(min=1e-12)
+                max_rel = float((finite_error / denominator).max())
+                lines.append(f"  max abs error {max_abs:.3g}, max rel error {max_rel:.3g}")
+        for label, mask in (("NaN", torch.isnan(got64) & ~torch.isnan(truth)),
+                            ("Inf", torch.isinf(got64) & ~torch.isinf(truth))):
+            if mask.any():
+                first = _index(int(mask.flatten().nonzero()[0]), got.shape)
+                lines.append(f"  {label} at {int(mask.sum())} positions where the expected "
+                             f"value is finite, first at index {first}")
+        return "\n".join(lines)
+
+
+def assert_matches(
+    actual: Any,
+    reference_fn: Callable[..., Any],
+    *args: Any,
+    what: str = "output",
+    mistakes: Sequence[Mistake] = (),
+    k: float = 2.0,
+    **kwargs: Any,
+) -> None:
+    """Fail unless `actual` equals `reference_fn(*args, **kwargs)` under the error-ratio rule."""
+    with harness_internal():
+        expected = reference_fn(*_clone(args), **_clone(kwargs))
+    if not isinstance(expected, torch.Tensor):
+        if isinstance(actual, torch.Tensor) or actual != expected:
+            raise AssertionError(f"{what}: got {actual!r}, expected {expected!r}"
+                                 + _diagnose(actual, mistakes, args, kwargs))
+        return
+    expected64 = None
+    if expected.is_floating_point() and expected.dtype != torch.float64:
+        with harness_internal():
+            expected64 = reference_fn(*_to_float64(args), **_to_float64(kwargs))
+    problem = compare_tensors(actual, expected, expected64, what, k)
+    if problem:
+        raise AssertionError(problem + _diagnose(actual, mistakes, args, kwargs))
+
+
+def _leaf(value: Any, dtype: torch.dtype | None = None) -> Any:
+    if isinstance(value, torch.Tensor) and value.is_floating_point():
+        leaf = value.detach().clone()
+        if dtype is not None:
+            leaf = leaf.to(dtype)
+        return leaf.requires_grad_(True)
+    return value
+
+
+def _upstream(like: torch.Tensor, seed: int) -> torch.Tensor:
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randn(like.shape, generator=generator, dtype=torch.float64).to(like)
+
+
+def _grads(output: Any, leaves: list[torch.Tensor], upstream: torch.Tensor, what: str):
+    if not isinstance(output, torch.Tensor):
+        raise AssertionError(f"{what}: expected a tensor, got {type(output).__name__}")
+    if not output.requires_grad:
+        raise AssertionError(
+            f"{what}: the output is cut off from the autograd graph, so no gradient reaches the "
+            "inputs. Look for .detach(), .item(), .numpy(), torch.no_grad() or a new tensor built "
+            "from values (torch.tensor(...)) in the middle of the computation."
+        )
+    return torch.autograd.grad(output, leaves, upstream.to(output.dtype), allow_unused=True)
+
+
+def _compare_gradients(
+    names: list[str],
+    got: Sequence[torch.Tensor | None],
+    expected: Sequence[torch.Tensor | None],
+    expected64: Sequence[torch.Tensor | None],
+    what: str,
+    k: float,
+) -> None:
+    for name, g_got, g_expected, g_64 in zip(names, got, expected, expected64, strict=True):
+        if g_expected is None:
+            continue
+        if g_got is None:
+            raise AssertionError(
+                f"gradient of {what}: no gradient reaches `{name}`; it should. Something between "
+                f"`{name}` and the output is not differentiable or was detached."
+            )
+        low = g_64 if g_expected.dtype != torch.float64 else None
+        problem = compare_tensors(g_got, g_expected, low, f"gradient of {what} w.r.t. `{name}`", k)
+        if problem:
+            raise AssertionError(problem)
+
+
+def assert_grads_match(
+    candidate_fn: Callable[..., Any],
+    reference_fn: Callable[..., Any],
+    *args: Any,
+    what: str = "output",
+    k: float = 3.0,
+    seed: int = 0,
+    **kwargs: Any,
+) -> None:
+    """Compare the gradients a random upstream gradient pulls back to every floating argument."""
+    try:
+        names = list(inspect.signature(inspect.unwrap(reference_fn)).parameters)
+    except (TypeError, ValueError):
+        names = []
+    labels = [names[i] if i < len(names) else f"argument {i}" for i in range(len(args))]
+    chosen = [i for i, a in enumerate(args)
+              if isinstance(a, torch.Tensor) and a.is_floating_point()]
+    runs = []
+    for fn, dtype in ((candidate_fn, None), (reference_fn, None), (reference_fn, torch.float64)):
+        leaves = [_leaf(a, dtype) for a in args]
+        call_kwargs = _to_float64(kwargs) if dtype is torch.float64 else _clone(kwargs)
+        if fn is candidate_fn:
+            output = fn(*leaves, **call_kwargs)
+        else:
+            with harness_internal():
+                output = fn(*leaves, **call_kwargs)
+        runs.append((leaves, output))
+    (c_leaves, c_out), (r_leaves, r_out), (h_leaves, h_out) = runs
+    problem = check_tensor_meta(c_out, r_out, what)
+    if problem:
+        raise AssertionError(problem)
+    upstream = _upstream(r_out, seed)
+    with harness_internal():
+        r_grads = _grads(r_out, [r_leaves[i] for i in chosen], upstream, what)
+        h_grads = _grads(h_out, [h_leaves[i] for i in chosen], upstream, what)
+    c_grads = _grads(c_out, [c_leaves[i] for i in chosen], upstream, what)
+    _compare_gradients([labels[i] for i in chosen], c_grads, r_grads, h_grads, what, k)
+
+
+def assert_module_grads_match(
+    candidate_module: nn.Module,
+    reference_module: nn.Module,
+    *inputs: Any,
+    what: str = "output",
+    k: float = 3.0,
+    seed: int = 0,
+) -> None:
+    """Gradients of two modules holding the same weights: inputs, then parameters by name."""
+    reference_params = dict(reference_module.named_parameters())
+    candidate_params = dict(candidate_module.named_parameters())
+    missing = [name for name in reference_params if name not in candidate_params]
+    if missing:
+        raise AssertionError(
+            f"{what}: your module has no parameter {', '.join(f'`{m}`' for m in missing)}; "
+            f"it has {', '.join(f'`{n}`' for n in candidate_params) or 'none'}"
+        )
+    reference64 = copy.deepcopy(reference_module).double()
+    reference64_params = dict(reference64.named_parameters())
+    chosen = [i for i, a in enumerate(inputs)
+              if isinstance(a, torch.Tensor) and a.is_floating_point()]
+    names = [f"input {i}" for i in chosen] + [f"parameter {n}" for n in reference_params]
+
+    def run(module: nn.Module, params: dict[str, torch.Tensor], dtype: torch.dtype | None):
+        leaves = [_leaf(a, dtype) for a in inputs]
+        output = module(*leaves)
+        return output, [leaves[i] for i in chosen] + [params[n] for n in reference_params]
+
+    c_out, c_wrt = run(candidate_module, candidate_params, None)
+    with harness_internal():
+        r_out, r_wrt = run(reference_module, reference_params, None)
+        h_out, h_wrt = run(reference64, reference64_params, torch.float64)
+    problem = check_tensor_meta(c_out, r_out, what)
+    if problem:
+        raise AssertionError(problem)
+    upstream = _upstream(r_out, seed)
+    with harness_internal():
+        r_grads = _grads(r_out, r_wrt, upstream, what)
+        h_grads = _grads(h_out, h_wrt, upstream, what)
+    c_grads = _grads(c_out, c_wrt, upstream, what)
+    _compare_gradients(names, c_grads, r_grads, h_grads, what, k)

@@ -1,0 +1,140 @@
+"""Speed as a ratio to the reference, measured in one process (research §8.4).
+
+Both sides run on the same inputs, interleaved in pairs whose order alternates, on one thread,
+timed with `time.process_time` on CPU (robust to other processes on a shared machine) and with
+CUDA events after a device-wide synchronize on GPU. The verdict is the ratio of medians against a
+band; a ratio inside the gray zone is re-measured by the runner in two fresh processes.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+
+@dataclass(frozen=True)
+class Band:
+    """pass at or below `pass_at`; fail above `fail_above`; in between, measure again."""
+
+    pass_at: float
+    fail_above: float
+    name: str
+
+    @property
+    def decide_at(self) -> float:
+        """After re-measuring, the median of three ratios passes at or below this."""
+        return (self.pass_at + self.fail_above) / 2
+
+
+AS_FAST_AS_REFERENCE = Band(1.5, 2.0, "as fast as the reference")
+VECTORIZED = Band(4.0, 8.0, "vectorized")
+IMPLAUSIBLY_FAST = 0.1
+
+# The plugin copies this into the test's result record, so the runner sees every measured ratio.
+last_measurement: dict[str, float] = {}
+
+
+class SpeedGrayZone(Exception):
+    """The ratio fell between the band's lines: the runner measures again in fresh processes."""
+
+    def __init__(self, ratio: float, band: Band, message: str) -> None:
+        super().__init__(message)
+        self.ratio = ratio
+        self.band = band
+
+
+def _unwrap(fn: Callable[..., Any]) -> Callable[..., Any]:
+    return getattr(fn, "__wrapped__", fn)
+
+
+def _on_cuda(inputs: Sequence[tuple[Any, ...]]) -> bool:
+    return any(isinstance(a, torch.Tensor) and a.is_cuda for args in inputs for a in args)
+
+
+def _block_seconds(fn: Callable[..., Any], inputs: Sequence[tuple[Any, ...]], calls: int,
+                   cuda: bool) -> float:
+    """Seconds per call over a block of `calls` calls, rotating through the inputs."""
+    if cuda:
+        torch.cuda.synchronize()
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        for i in range(calls):
+            fn(*inputs[i % len(inputs)])
+        end.record()
+        torch.cuda.synchronize()
+        return start.elapsed_time(end) / 1000 / calls
+    begin = time.process_time()
+    for i in range(calls):
+        fn(*inputs[i % len(inputs)])
+    return (time.process_time() - begin) / calls
+
+
+def _calibrate(fn: Callable[..., Any], inputs: Sequence[tuple[Any, ...]], cuda: bool,
+               block_seconds: float) -> int:
+    calls = 1
+    while calls < 1 << 16 and _block_seconds(fn, inputs, calls, cuda) * calls < block_seconds:
+        calls *= 2
+    return calls
+
+
+def measure_speed_ratio(
+    candidate_fn: Callable[..., Any],
+    reference_fn: Callable[..., Any],
+    make_inputs: Callable[[int], tuple[Any, ...]],
+    slots: int = 4,
+    pairs: int = 15,
+    block_seconds: float = 0.02,
+) -> float:
+    """median(candidate seconds per call) / median(reference seconds per call)."""
+    candidate_fn, reference_fn = _unwrap(candidate_fn), _unwrap(reference_fn)
+    inputs = [make_inputs(slot) for slot in range(slots)]
+    cuda = _on_cuda(inputs)
+    for fn in (candidate_fn, reference_fn):  # warm-up: caches, allocator, lazy init
+        for i in range(3):
+            fn(*inputs[i % slots])
+    candidate_calls = _calibrate(candidate_fn, inputs, cuda, block_seconds)
+    reference_calls = _calibrate(reference_fn, inputs, cuda, block_seconds)
+    candidate_times, reference_times = [], []
+    for pair in range(pairs):
+        sides = [(candidate_fn, candidate_calls, candidate_times),
+                 (reference_fn, reference_calls, reference_times)]
+        if pair % 2:
+            sides.reverse()
+        for fn, calls, times in sides:
+            times.append(_block_seconds(fn, inputs, calls, cuda))
+    return statistics.median(candidate_times) / statistics.median(reference_times)
+
+
+def assert_speed_within(
+    candidate_fn: Callable[..., Any],
+    reference_fn: Callable[..., Any],
+    make_inputs: Callable[[int], tuple[Any, ...]],
+    band: Band = AS_FAST_AS_REFERENCE,
+    what: str = "your code",
+) -> float:
+    """Fail when `candidate_fn` is slower than the band allows; return the measured ratio."""
+    ratio = measure_speed_ratio(candidate_fn, reference_fn, make_inputs)
+    last_measurement.clear()
+    last_measurement.update(ratio=ratio, pass_at=band.pass_at, fail_above=band.fail_above)
+    method = ("median of 15 interleaved timing pairs, one thread"
+              if not torch.cuda.is_available() else "median of 15 interleaved timing pairs")
+    if ratio < IMPLAUSIBLY_FAST:
+        raise AssertionError(
+            f"{what}: measured {1 / ratio:.0f}× faster than the reference, which is not "
+            "plausible for a correct implementation; does it cache results between calls?"
+        )
+    if ratio <= band.pass_at:
+        return ratio
+    message = (
+        f"{what} took {ratio:.2f}× the reference's time ({method}); the limit is "
+        f"{band.pass_at}×. Look for a Python loop, work repeated on every call, or "
+        f"synchronising calls (.item(), .cpu(), .tolist()) in the hot path."
+    )
+    if ratio > band.fail_above:
+        raise AssertionError(message)
+    raise SpeedGrayZone(ratio, band, message)

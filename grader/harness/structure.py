@@ -1,0 +1,114 @@
+"""Structure checks: which ops learner code dispatches, and whether their number grows with size.
+
+A `TorchDispatchMode` sees every aten op however it was reached (an alias, getattr, torch.ops.aten,
+a captured reference); a `TorchFunctionMode` sees torch-level calls that decompose into ordinary
+ops and leave no telltale aten op (F.multi_head_attention_forward, F.rms_norm). Counting dispatched
+ops at two sizes is a deterministic "no Python loop" test that no machine noise can flake
+(research/speed-and-correctness.md §5.4).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from torch import nn
+from torch.overrides import TorchFunctionMode
+from torch.utils._python_dispatch import TorchDispatchMode
+
+from grader.harness.candidate import in_harness_internal
+
+
+@dataclass
+class OpLog:
+    """What one call dispatched: aten overload packets and torch-level function names."""
+
+    aten: list[str] = field(default_factory=list)
+    functions: list[str] = field(default_factory=list)
+
+    def names(self) -> Iterable[str]:
+        yield from self.aten
+        yield from self.functions
+
+
+class _DispatchRecorder(TorchDispatchMode):
+    def __init__(self, log: OpLog) -> None:
+        super().__init__()
+        self.log = log
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
+        if not in_harness_internal():
+            self.log.aten.append(str(func.overloadpacket))
+        return func(*args, **(kwargs or {}))
+
+
+class _FunctionRecorder(TorchFunctionMode):
+    def __init__(self, log: OpLog) -> None:
+        super().__init__()
+        self.log = log
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
+        if not in_harness_internal():
+            self.log.functions.append(getattr(func, "__name__", str(func)))
+        return func(*args, **(kwargs or {}))
+
+
+def record_ops(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> OpLog:
+    """Run `fn(*args, **kwargs)` once and return the ops it dispatched."""
+    log = OpLog()
+    with _FunctionRecorder(log), _DispatchRecorder(log):
+        fn(*args, **kwargs)
+    return log
+
+
+def assert_no_banned_ops(
+    fn: Callable[..., Any], *args: Any, banned: dict[str, str], **kwargs: Any
+) -> OpLog:
+    """Fail naming the op when `fn` dispatches anything whose name contains a banned substring.
+
+    `banned` maps a substring (`"scaled_dot_product"`) to advice on what to write instead.
+    """
+    log = record_ops(fn, *args, **kwargs)
+    for name in log.names():
+        for substring, advice in banned.items():
+            if substring in name:
+                raise AssertionError(
+                    f"your code called `{name}`, a built-in this rung asks you to write "
+                    f"yourself. {advice}"
+                )
+    return log
+
+
+def assert_no_banned_modules(
+    module: nn.Module, banned: dict[type[nn.Module], str], what: str = "your module"
+) -> None:
+    """Fail when `module` holds a submodule of a banned type (nn.MultiheadAttention, ...)."""
+    for name, submodule in module.named_modules():
+        for banned_type, advice in banned.items():
+            if isinstance(submodule, banned_type):
+                where = f"`{name}`" if name else "itself"
+                raise AssertionError(
+                    f"{what} uses {banned_type.__module__}.{banned_type.__name__} ({where}), "
+                    f"which this rung asks you to write yourself. {advice}"
+                )
+
+
+def assert_op_count_constant(
+    make_call: Callable[[int], Callable[[], Any]],
+    sizes: Sequence[int] = (4, 8),
+    dim: str = "sequence length",
+) -> None:
+    """The number of dispatched ops must not depend on `dim`: a Python loop over it would."""
+    counts = []
+    for size in sizes:
+        call = make_call(size)
+        call()  # the first call may dispatch one-off work (lazy initialisation); count the second
+        counts.append(len(record_ops(call).aten))
+    if len(set(counts)) > 1:
+        detail = ", ".join(f"{c} ops at {dim} {s}" for s, c in zip(sizes, counts, strict=True))
+        raise AssertionError(
+            f"the number of tensor operations grows with the {dim} ({detail}). That is the mark "
+            f"of a Python loop over the {dim} (a for loop, a comprehension, map or recursion). "
+            f"Work on all positions at once with broadcasting and batched matmuls."
+        )

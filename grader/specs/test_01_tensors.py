@@ -1,0 +1,626 @@
+"""Spec for rung 01-tensors: broadcasting, views and memory.
+
+Run by `./kata check 01-tensors`. Every test reaches the learner's code through `candidate` and
+compares it with `reference` (or with torch itself, for broadcast_shape and tensor_nbytes).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Callable
+
+import pytest
+import torch
+from hypothesis import example, given
+from hypothesis import strategies as st
+
+from grader.harness import (
+    Mistake,
+    assert_grads_match,
+    assert_matches,
+    assert_no_banned_ops,
+    assert_op_count_constant,
+    record_ops,
+)
+from grader.strategies import randn, seeds, sizes, small_shapes
+
+pytestmark = pytest.mark.rung("01-tensors")
+
+# The one tolerance of this spec that is not the harness's error-ratio rule. Far from the origin,
+# float32 distances can only be as good as the rounding of ||x||² and ||y||²: the expansion
+# ||x||² - 2 x·y + ||y||² (what torch.cdist uses for large inputs) is off by up to about
+# 6 * eps * (||x_i||² + ||y_j||²) (measured, D <= 64, 80 seeds), while x - y first is exact to a few
+# eps of the distance itself. We allow the textbook worst-case bound of the expansion,
+# 2 * (D + 2) * eps * (||x_i||² + ||y_j||²), so every correct float32 formula passes and a
+# computation in half precision (eps 2**-11 or 2**-8 instead of 2**-24) fails by orders of magnitude.
+FAR_FROM_ORIGIN = 1000.0
+
+
+def far_tolerance(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Allowed error per (i, j) entry for points far from the origin: see FAR_FROM_ORIGIN."""
+    D = x.shape[1]
+    eps = torch.finfo(x.dtype).eps / 2  # unit roundoff
+    sq_x = x.double().pow(2).sum(-1)  # (N,)
+    sq_y = y.double().pow(2).sum(-1)  # (M,)
+    return 2 * (D + 2) * eps * (sq_x[:, None] + sq_y[None, :])  # (N, M)
+
+
+def float_dtypes() -> st.SearchStrategy[torch.dtype]:
+    return st.sampled_from((torch.float32, torch.float64))
+
+
+def must_raise_value_error(call: Callable[[], object], what: str, why: str) -> None:
+    """`call()` must raise ValueError; anything else gets a message that says what happened."""
+    try:
+        result = call()
+    except ValueError:
+        return
+    except NotImplementedError:
+        raise  # still todo
+    except Exception as exc:
+        raise AssertionError(
+            f"{what} should raise ValueError ({why}), but it raised {type(exc).__name__}: {exc}. "
+            "Check the arguments yourself before any tensor work and raise ValueError."
+        ) from None
+    got = f"a tensor of shape {tuple(result.shape)}" if isinstance(result, torch.Tensor) else (
+        repr(result))
+    raise AssertionError(f"{what} should raise ValueError ({why}), but it returned {got}.")
+
+
+# pairwise_sq_distances ------------------------------------------------------------------------
+
+
+def _distances_as_distance(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    return (x[:, None, :] - y[None, :, :]).pow(2).sum(-1).sqrt()
+
+
+def _distances_transposed(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    return (x[:, None, :] - y[None, :, :]).pow(2).sum(-1).T
+
+
+def _distances_without_the_two(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    return x.pow(2).sum(-1)[:, None] - x @ y.T + y.pow(2).sum(-1)[None, :]
+
+
+def _distances_squared_after_summing(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    return (x[:, None, :] - y[None, :, :]).sum(-1).pow(2)
+
+
+DISTANCE_MISTAKES = (
+    Mistake("you returned the distance itself; the task asks for its square, so take no square "
+            "root", _distances_as_distance),
+    Mistake("the result is transposed: row i must belong to x[i] and column j to y[j], giving "
+            "(N, M)", _distances_transposed),
+    Mistake("the cross term needs its factor 2: ||x||² - 2 x·y + ||y||²",
+            _distances_without_the_two),
+    Mistake("you summed the coordinate differences before squaring; square each difference, "
+            "then sum over D", _distances_squared_after_summing),
+)
+
+
+@pytest.mark.task("pairwise_sq_distances", category="shape")
+def test_distances_are_n_by_m_in_the_input_dtype(candidate):
+    """(N, D) and (M, D) give (N, M), in the dtype of the inputs."""
+    for dtype in (torch.float32, torch.float64):
+        x, y = randn((3, 4), seed=0, dtype=dtype), randn((5, 4), seed=1, dtype=dtype)
+        out = candidate.pairwise_sq_distances(x, y)
+        assert isinstance(out, torch.Tensor), (
+            f"pairwise_sq_distances returned {type(out).__name__}; return a tensor")
+        assert out.shape == (3, 5), (
+            f"pairwise_sq_distances(x of shape (3, 4), y of shape (5, 4)) has shape "
+            f"{tuple(out.shape)}; expected (3, 5) = (N, M): one row per point of x, one column "
+            f"per point of y")
+        assert out.dtype == dtype, (
+            f"pairwise_sq_distances on {dtype} inputs returned {out.dtype}; keep the input dtype")
+
+
+@pytest.mark.task("pairwise_sq_distances", category="values")
+@given(N=sizes(1, 6), M=sizes(1, 6), D=sizes(1, 6), seed=seeds(), dtype=float_dtypes())
+def test_distances_match_the_reference(candidate, reference, N, M, D, seed, dtype):
+    """out[i, j] = sum over d of (x[i, d] - y[j, d])², on Hypothesis-drawn shapes."""
+    x, y = randn((N, D), seed, dtype), randn((M, D), seed + 1, dtype)
+    assert_matches(candidate.pairwise_sq_distances(x, y), reference.pairwise_sq_distances, x, y,
+                   what=f"pairwise_sq_distances on x {tuple(x.shape)}, y {tuple(y.shape)}, {dtype}",
+                   mistakes=DISTANCE_MISTAKES)
+
+
+@pytest.mark.task("pairwise_sq_distances", category="values")
+@given(N=sizes(1, 8), M=sizes(1, 8), D=sizes(1, 16), seed=seeds())
+def test_distances_stay_accurate_far_from_the_origin(candidate, N, M, D, seed):
+    """Float32 points near (1000, ..., 1000): errors stay within float32 rounding of the norms."""
+    x = randn((N, D), seed, torch.float32, offset=FAR_FROM_ORIGIN)
+    y = randn((M, D), seed + 1, torch.float32, offset=FAR_FROM_ORIGIN)
+    out = candidate.pairwise_sq_distances(x, y)
+    assert isinstance(out, torch.Tensor) and out.shape == (N, M) and out.dtype == torch.float32, (
+        "pairwise_sq_distances on float32 inputs must return a float32 (N, M) tensor")
+    truth = (x.double()[:, None, :] - y.double()[None, :, :]).pow(2).sum(-1)  # (N, M)
+    error = (out.double() - truth).abs().nan_to_num(nan=math.inf)
+    allowed = far_tolerance(x, y)
+    if (error > allowed).any():
+        i, j = divmod(int((error / allowed).flatten().argmax()), M)
+        raise AssertionError(
+            f"pairwise_sq_distances on float32 points far from the origin (coordinates near "
+            f"{FAR_FROM_ORIGIN:g}, N={N}, M={M}, D={D}): {int((error > allowed).sum())} of "
+            f"{N * M} entries are off by more than float32 rounding explains.\n"
+            f"  worst at ({i}, {j}): got {out[i, j].item():.6g}, expected {truth[i, j].item():.6g}"
+            f" (error {error[i, j].item():.3g}, allowed {allowed[i, j].item():.3g})\n"
+            "  Compute in the input dtype (float32), not in half precision."
+        )
+
+
+@pytest.mark.task("pairwise_sq_distances", category="properties")
+@given(N=sizes(2, 8), D=sizes(1, 8), seed=seeds())
+def test_distances_are_never_negative(candidate, N, D, seed):
+    """A squared distance is >= 0, even for a point against itself far from the origin."""
+    x = randn((N, D), seed, torch.float32, offset=FAR_FROM_ORIGIN)
+    out = candidate.pairwise_sq_distances(x, x)
+    negative = out < 0
+    if negative.any():
+        i, j = (int(v) for v in negative.nonzero()[0])
+        raise AssertionError(
+            f"pairwise_sq_distances(x, x) with float32 points near {FAR_FROM_ORIGIN:g} gave "
+            f"{int(negative.sum())} negative entries, e.g. {out[i, j].item():.4g} at ({i}, {j}). "
+            "||x||² - 2 x·y + ||y||² can dip below zero through rounding when x and y are close; "
+            "clamp the result at 0 (clamp_min(0)), or subtract the points before squaring."
+        )
+
+
+@pytest.mark.task("pairwise_sq_distances", category="grad")
+@given(N=sizes(1, 5), M=sizes(1, 5), D=sizes(1, 5), seed=seeds(), dtype=float_dtypes())
+def test_distance_gradients_match_the_reference(candidate, reference, N, M, D, seed, dtype):
+    """Gradients reach both x and y and equal the reference's, for a random upstream gradient."""
+    x, y = randn((N, D), seed, dtype), randn((M, D), seed + 1, dtype)
+    assert_grads_match(candidate.pairwise_sq_distances, reference.pairwise_sq_distances, x, y,
+                       what="pairwise_sq_distances", seed=seed)
+
+
+@pytest.mark.task("pairwise_sq_distances", category="structure")
+def test_distances_use_no_python_loop(candidate):
+    """The number of tensor ops is the same for any N, M and D."""
+    def vary(dim: str) -> Callable[[int], Callable[[], object]]:
+        def make_call(n: int) -> Callable[[], object]:
+            shape = {"N": (n, 3, 4), "M": (3, n, 4), "D": (3, 4, n)}[dim]
+            x, y = randn((shape[0], shape[2]), 0), randn((shape[1], shape[2]), 1)
+            return lambda: candidate.pairwise_sq_distances(x, y)
+        return make_call
+
+    assert_op_count_constant(vary("N"), sizes=(3, 7), dim="number of rows of x (N)")
+    assert_op_count_constant(vary("M"), sizes=(3, 7), dim="number of rows of y (M)")
+    assert_op_count_constant(vary("D"), sizes=(3, 7), dim="number of features (D)")
+
+
+@pytest.mark.task("pairwise_sq_distances", category="structure")
+def test_distances_do_not_call_cdist(candidate):
+    """torch.cdist computes exactly this; the exercise is to build it from broadcasting."""
+    x, y = randn((4, 3), 0), randn((30, 3), 1)
+    assert_no_banned_ops(candidate.pairwise_sq_distances, x, y, banned={
+        "cdist": "Build the distances from broadcasting: x[:, None, :] - y[None, :, :].",
+        "euclidean_dist": "Build the distances from broadcasting: x[:, None, :] - y[None, :, :].",
+    })
+
+
+# one_hot --------------------------------------------------------------------------------------
+
+
+def _random_indices(shape: tuple[int, ...], num_classes: int, seed: int) -> torch.Tensor:
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randint(0, num_classes, shape, generator=generator, dtype=torch.int64)
+
+
+def _one_hot_class_axis_first(indices: torch.Tensor, num_classes: int) -> torch.Tensor:
+    eye = (indices[..., None] == torch.arange(num_classes)).to(torch.float32)
+    return eye.movedim(-1, 0)
+
+
+ONE_HOT_MISTAKES = (
+    Mistake("the class axis must come last: (..., num_classes), not (num_classes, ...)",
+            _one_hot_class_axis_first),
+)
+
+
+@pytest.mark.task("one_hot", category="shape")
+def test_one_hot_is_float32_with_the_class_axis_last(candidate):
+    """int64 indices of shape (...) give float32 (..., num_classes)."""
+    for shape in ((), (5,), (2, 3)):
+        indices = _random_indices(shape, 4, seed=0)
+        out = candidate.one_hot(indices, 4)
+        assert isinstance(out, torch.Tensor), f"one_hot returned {type(out).__name__}"
+        assert out.shape == (*shape, 4), (
+            f"one_hot(indices of shape {shape}, num_classes=4) has shape {tuple(out.shape)}; "
+            f"expected {(*shape, 4)}: the indices' shape plus a class axis at the end")
+        assert out.dtype == torch.float32, (
+            f"one_hot returned {out.dtype}; it must be float32 (ready to multiply with weights "
+            "or feed to a loss), whatever the indices' dtype. Convert with .to(torch.float32).")
+
+
+@pytest.mark.task("one_hot", category="values")
+@given(shape=small_shapes(min_dims=0, max_dims=3, max_side=4), num_classes=sizes(1, 6),
+       seed=seeds())
+def test_one_hot_matches_the_reference(candidate, reference, shape, num_classes, seed):
+    """out[..., c] is 1.0 where indices == c and 0.0 elsewhere, for any leading shape."""
+    indices = _random_indices(shape, num_classes, seed)
+    assert_matches(candidate.one_hot(indices, num_classes), reference.one_hot, indices,
+                   num_classes, what=f"one_hot(indices of shape {shape}, {num_classes})",
+                   mistakes=ONE_HOT_MISTAKES)
+
+
+@pytest.mark.task("one_hot", category="properties")
+@given(shape=small_shapes(min_dims=1, max_dims=3, max_side=4), num_classes=sizes(1, 6),
+       seed=seeds())
+def test_one_hot_rows_sum_to_one_at_the_index(candidate, shape, num_classes, seed):
+    """Every row holds exactly one 1.0, at the position its index names."""
+    indices = _random_indices(shape, num_classes, seed)
+    out = candidate.one_hot(indices, num_classes)
+    sums = out.sum(dim=-1)
+    assert torch.equal(sums, torch.ones_like(sums)), (
+        f"one_hot rows must sum to 1; found a row summing to {sums[sums != 1][0].item():g} "
+        f"(indices of shape {shape}, num_classes={num_classes})")
+    hot = out.argmax(dim=-1)
+    assert torch.equal(hot, indices), (
+        f"one_hot puts its 1.0 in the wrong place: index {indices[hot != indices][0].item()} "
+        f"became a 1.0 at position {hot[hot != indices][0].item()}")
+
+
+@pytest.mark.task("one_hot", category="properties")
+def test_one_hot_rejects_out_of_range_indices(candidate):
+    """Negative indices and indices >= num_classes raise ValueError, wherever they sit."""
+    for values, why in (([0, 3, 1], "3 is not below num_classes=3"),
+                        ([2, 1, 7], "7 is not below num_classes=3"),
+                        ([1, -1, 0], "-1 is negative")):
+        indices = torch.tensor(values)
+        must_raise_value_error(lambda indices=indices: candidate.one_hot(indices, 3),
+                               f"one_hot(torch.tensor({values}), num_classes=3)", why)
+
+
+@pytest.mark.task("one_hot", category="structure")
+def test_one_hot_uses_no_python_loop(candidate):
+    """The number of tensor ops is the same for 5 indices as for 11."""
+    def make_call(n: int) -> Callable[[], object]:
+        indices = _random_indices((n,), 4, seed=n)
+        return lambda: candidate.one_hot(indices, 4)
+
+    assert_op_count_constant(make_call, sizes=(5, 11), dim="number of indices")
+
+
+@pytest.mark.task("one_hot", category="structure")
+def test_one_hot_does_not_call_the_builtin(candidate):
+    """torch.nn.functional.one_hot is what you are building."""
+    assert_no_banned_ops(candidate.one_hot, _random_indices((6,), 4, seed=0), 4, banned={
+        "one_hot": "Compare indices[..., None] with torch.arange(num_classes) instead.",
+    })
+
+
+# broadcast_shape ------------------------------------------------------------------------------
+
+
+def broadcast_by_torch(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...] | None:
+    """The oracle: torch's answer as a tuple, or None when torch refuses."""
+    try:
+        return tuple(torch.broadcast_shapes(a, b))
+    except RuntimeError:
+        return None
+
+
+def _aligned_from_the_left(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...] | None:
+    rank = max(len(a), len(b))
+    a, b = a + (1,) * (rank - len(a)), b + (1,) * (rank - len(b))
+    if any(p != q and 1 not in (p, q) for p, q in zip(a, b, strict=True)):
+        return None
+    return tuple(q if p == 1 else p for p, q in zip(a, b, strict=True))
+
+
+def _larger_size_wins(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...] | None:
+    rank = max(len(a), len(b))
+    a, b = (1,) * (rank - len(a)) + a, (1,) * (rank - len(b)) + b
+    if any(p != q and 1 not in (p, q) for p, q in zip(a, b, strict=True)):
+        return None
+    return tuple(max(p, q) for p, q in zip(a, b, strict=True))
+
+
+BROADCAST_MISTAKES = (
+    ("it looks like you lined the shapes up from the left. Broadcasting compares trailing "
+     "dimensions first: pad the shorter shape with 1s on the left", _aligned_from_the_left),
+    ("it looks like you took the larger of the two sizes. The result takes the size that is not "
+     "1, and 1 against 0 gives 0 (an empty dimension stays empty)", _larger_size_wins),
+)
+
+
+@st.composite
+def shape_pairs(draw: st.DrawFn) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Two shapes of rank 0 to 4, cut from one broadcast result; about half made incompatible."""
+    result = draw(small_shapes(min_dims=0, max_dims=4, min_side=0, max_side=4))
+    rank_a, rank_b = draw(st.integers(0, len(result))), draw(st.integers(0, len(result)))
+    a = [draw(st.sampled_from((size, 1))) for size in result[len(result) - rank_a:]]
+    b = [draw(st.sampled_from((size, 1))) for size in result[len(result) - rank_b:]]
+    if min(rank_a, rank_b) > 0 and draw(st.booleans()):
+        position = -draw(st.integers(1, min(rank_a, rank_b)))  # counted from the right
+        a[position], b[position] = draw(st.sampled_from(((2, 3), (3, 2), (0, 2), (4, 0))))
+    return tuple(a), tuple(b)
+
+
+def describe(outcome: tuple[int, ...] | None) -> str:
+    return "ValueError" if outcome is None else repr(outcome)
+
+
+@pytest.mark.task("broadcast_shape", category="values")
+@given(pair=shape_pairs())
+@example(pair=((2, 3), (3,)))
+@example(pair=((8, 1, 3), (5, 1)))
+@example(pair=((4, 3), (2, 1, 3)))
+@example(pair=((0,), (1,)))
+@example(pair=((), (2, 3)))
+@example(pair=((3,), (4,)))
+@example(pair=((2, 1), (3, 1, 2)))
+def test_broadcast_shape_agrees_with_torch(candidate, pair):
+    """The same answer as torch.broadcast_shapes, and ValueError exactly where torch refuses."""
+    a, b = pair
+    expected = broadcast_by_torch(a, b)
+    try:
+        got = candidate.broadcast_shape(a, b)
+    except ValueError:
+        got = None
+    if got is not None:
+        assert isinstance(got, tuple) and all(
+            isinstance(s, int) and not isinstance(s, bool) for s in got), (
+            f"broadcast_shape({a}, {b}) returned {got!r}; return a tuple of Python ints")
+    if got == expected:
+        return
+    reason = ("torch refuses to broadcast these" if expected is None
+              else f"torch broadcasts these to {expected}")
+    message = f"broadcast_shape({a}, {b}) gave {describe(got)}, but {reason}."
+    for description, mistake in BROADCAST_MISTAKES:
+        if mistake(a, b) == got:
+            message += f"\n  Likely mistake: {description}."
+            break
+    raise AssertionError(message)
+
+
+@pytest.mark.task("broadcast_shape", category="structure")
+def test_broadcast_shape_is_plain_python(candidate, monkeypatch):
+    """No torch.broadcast_shapes, no broadcast_tensors, no tensors made just to ask torch."""
+    called: list[str] = []
+    originals = {"torch.broadcast_shapes": torch.broadcast_shapes,
+                 "torch._refs._broadcast_shapes": torch._refs._broadcast_shapes}
+
+    def tripwire(name: str) -> Callable[..., object]:
+        def call(*shapes: object) -> object:
+            called.append(name)
+            return originals[name](*shapes)
+        return call
+
+    monkeypatch.setattr(torch, "broadcast_shapes", tripwire("torch.broadcast_shapes"))
+    monkeypatch.setattr(torch.functional, "broadcast_shapes", tripwire("torch.broadcast_shapes"))
+    monkeypatch.setattr(torch._refs, "_broadcast_shapes", tripwire("torch._refs._broadcast_shapes"))
+    for a, b in (((8, 1, 3), (5, 1)), ((2, 3), (4,))):
+        try:
+            log = record_ops(candidate.broadcast_shape, a, b)
+        except ValueError:
+            continue
+        ops = list(log.names())
+        assert not called, (
+            f"broadcast_shape({a}, {b}) called torch.broadcast_shapes. This task is the rule "
+            "itself: work it out from the two tuples in plain Python.")
+        assert not ops, (
+            f"broadcast_shape({a}, {b}) ran tensor operations ({', '.join(sorted(set(ops)))}). "
+            "This is a plain-Python exercise on tuples: don't create tensors to ask torch.")
+    assert not called, (
+        "broadcast_shape called torch.broadcast_shapes. This task is the rule itself: work it "
+        "out from the two tuples in plain Python.")
+
+
+# sliding_windows ------------------------------------------------------------------------------
+
+
+def num_windows(n: int, size: int, stride: int) -> int:
+    return (n - size) // stride + 1
+
+
+def _windows_of_contiguous_x(x: torch.Tensor, size: int, stride: int) -> torch.Tensor:
+    return x.as_strided((num_windows(len(x), size, stride), size), (stride, 1))
+
+
+def _windows_one_short(x: torch.Tensor, size: int, stride: int) -> torch.Tensor:
+    return x.unfold(0, size, stride)[:-1]
+
+
+def sliding_mistakes(x: torch.Tensor) -> tuple[Mistake, ...]:
+    """Classic mistakes, bound to the real x: the harness hands mistakes a contiguous copy."""
+    return (
+        Mistake("you assumed x is contiguous. x can be a view (x = base[::2]); step through "
+                "memory with x.stride(0), not 1",
+                lambda _x, size, stride: _windows_of_contiguous_x(x, size, stride)),
+        Mistake("one window short: there are (N - size) // stride + 1 full windows",
+                _windows_one_short),
+    )
+
+
+def _layout_view(base: torch.Tensor, n: int, layout: str) -> torch.Tensor:
+    if layout == "offset":
+        return base[3 : 3 + n]
+    if layout == "every other element":
+        return base[::2][:n]
+    return base[:n]
+
+
+@st.composite
+def window_cases(draw: st.DrawFn) -> tuple[int, int, int, str, int]:
+    n = draw(sizes(1, 12))
+    return (n, draw(sizes(1, n)), draw(sizes(1, 5)),
+            draw(st.sampled_from(("contiguous", "offset", "every other element"))), draw(seeds()))
+
+
+@pytest.mark.task("sliding_windows", category="shape")
+def test_sliding_windows_keep_only_full_windows(candidate):
+    """(N - size) // stride + 1 rows of `size` elements; a partial window at the end is dropped."""
+    for n, size, stride in ((10, 3, 2), (7, 3, 2), (5, 5, 1), (6, 1, 1), (9, 2, 4), (4, 2, 5)):
+        x = torch.arange(n, dtype=torch.float32)
+        out = candidate.sliding_windows(x, size, stride)
+        expected = (num_windows(n, size, stride), size)
+        assert isinstance(out, torch.Tensor), f"sliding_windows returned {type(out).__name__}"
+        assert tuple(out.shape) == expected, (
+            f"sliding_windows(x of length {n}, size={size}, stride={stride}) has shape "
+            f"{tuple(out.shape)}; expected {expected}: {expected[0]} full windows = "
+            f"({n} - {size}) // {stride} + 1, each of {size} elements")
+        assert out.dtype == x.dtype, f"sliding_windows changed the dtype to {out.dtype}"
+
+
+@pytest.mark.task("sliding_windows", category="values")
+@given(case=window_cases())
+def test_sliding_windows_match_the_reference(candidate, reference, case):
+    """Row w is x[w*stride : w*stride + size], also when x is itself a strided or offset view."""
+    n, size, stride, layout, seed = case
+    x = _layout_view(randn((2 * n + 3,), seed), n, layout)
+    assert_matches(candidate.sliding_windows(x, size, stride), reference.sliding_windows,
+                   x, size, stride, mistakes=sliding_mistakes(x),
+                   what=f"sliding_windows(x of length {n} ({layout}), size={size}, stride={stride})")
+
+
+@pytest.mark.task("sliding_windows", category="properties")
+@given(case=window_cases())
+@example(case=(10, 4, 1, "contiguous", 0))
+def test_sliding_windows_share_storage_with_x(candidate, case):
+    """The windows are a view: same storage as x, so writing to x shows up in them."""
+    n, size, stride, layout, seed = case
+    x = _layout_view(randn((2 * n + 3,), seed), n, layout)
+    out = candidate.sliding_windows(x, size, stride)
+    call = f"sliding_windows(x of length {n} ({layout}), size={size}, stride={stride})"
+    assert out.untyped_storage().data_ptr() == x.untyped_storage().data_ptr(), (
+        f"{call} returned a copy: its storage is not x's. Build the windows as a view "
+        "(x.as_strided or x.unfold) and don't call clone, contiguous, stack or cat on them.")
+    expected = x.unfold(0, size, stride) * -1
+    with torch.no_grad():
+        x.mul_(-1)
+    assert torch.equal(out, expected), (
+        f"{call}: after x.mul_(-1) the windows don't show the new values of x, so they are not "
+        "a view of x.")
+
+
+@pytest.mark.task("sliding_windows", category="properties")
+def test_sliding_windows_reject_bad_sizes_and_strides(candidate):
+    """ValueError unless 1 <= size <= N and stride >= 1."""
+    x = torch.arange(5.0)
+    for size, stride, why in ((0, 1, "size must be at least 1"),
+                              (-2, 1, "size must be at least 1"),
+                              (6, 1, "size must not exceed len(x) = 5"),
+                              (2, 0, "stride must be at least 1"),
+                              (2, -1, "stride must be at least 1")):
+        must_raise_value_error(
+            lambda size=size, stride=stride: candidate.sliding_windows(x, size, stride),
+            f"sliding_windows(x of length 5, size={size}, stride={stride})", why)
+
+
+# tensor_nbytes --------------------------------------------------------------------------------
+
+DTYPES = (torch.float64, torch.float32, torch.float16, torch.bfloat16, torch.float8_e4m3fn,
+          torch.float8_e5m2, torch.complex128, torch.complex64, torch.int64, torch.int32,
+          torch.int16, torch.int8, torch.uint8, torch.uint16, torch.uint32, torch.uint64,
+          torch.bool)
+
+
+def element_size(dtype: torch.dtype) -> int:
+    return torch.empty((), dtype=dtype).element_size()
+
+
+NBYTES_MISTAKES = (
+    ("you assumed 4 bytes per element for every dtype; the size depends on the dtype "
+     "(dtype.itemsize, or element_size() of a tensor of that dtype)", lambda n, dtype: 4 * n),
+    ("you returned the number of elements; multiply by the bytes per element",
+     lambda n, dtype: n),
+    ("you counted bits, not bytes", lambda n, dtype: 8 * n * element_size(dtype)),
+)
+
+
+@pytest.mark.task("tensor_nbytes", category="values")
+@given(shape=small_shapes(min_dims=0, max_dims=4, min_side=0, max_side=3000),
+       dtype=st.sampled_from(DTYPES))
+@example(shape=(50257, 768), dtype=torch.float32)
+@example(shape=(1024, 768), dtype=torch.bfloat16)
+@example(shape=(), dtype=torch.int8)
+@example(shape=(4, 0, 3), dtype=torch.float64)
+def test_tensor_nbytes_is_numel_times_element_size(candidate, shape, dtype):
+    """bytes = (product of the shape) * (bytes per element of dtype), as a Python int."""
+    numel = torch.Size(shape).numel()
+    expected = numel * element_size(dtype)
+    got = candidate.tensor_nbytes(shape, dtype)
+    assert isinstance(got, numbers.Integral) and not isinstance(got, bool), (
+        f"tensor_nbytes({shape}, {dtype}) returned {got!r} ({type(got).__name__}); return an "
+        "int (note that numpy.prod(()) is the float 1.0, while math.prod(()) is the int 1)")
+    if got != expected:
+        message = (f"tensor_nbytes({shape}, {dtype}) returned {got}, expected {expected} = "
+                   f"{numel} elements * {element_size(dtype)} bytes")
+        for description, mistake in NBYTES_MISTAKES:
+            if mistake(numel, dtype) == got:
+                message += f"\n  Likely mistake: {description}."
+                break
+        raise AssertionError(message)
+
+
+@pytest.mark.task("tensor_nbytes", category="properties")
+def test_tensor_nbytes_works_for_tensors_too_big_to_allocate(candidate):
+    """A 4 TiB shape is answered from arithmetic, without allocating it."""
+    shape, dtype = (2**20, 2**20), torch.float32
+    try:
+        got = candidate.tensor_nbytes(shape, dtype)
+    except NotImplementedError:
+        raise
+    except RuntimeError as exc:
+        raise AssertionError(
+            f"tensor_nbytes({shape}, {dtype}) raised RuntimeError: {exc}. Work the answer out "
+            "from the shape and the dtype's element size; don't allocate the tensor.") from None
+    assert got == 2**42, f"tensor_nbytes({shape}, {dtype}) returned {got}, expected {2**42}"
+
+
+# batched_outer --------------------------------------------------------------------------------
+
+
+def _outer_transposed(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    return b[:, :, None] * a[:, None, :]
+
+
+def _outer_summed_over_batch(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    return a.T @ b
+
+
+OUTER_MISTAKES = (
+    Mistake("your result is transposed: out[k, i, j] = a[k, i] * b[k, j], so a's index comes "
+            "first and the shape is (B, N, M)", _outer_transposed),
+    Mistake("you summed over the batch (a.T @ b); each batch entry needs its own outer product",
+            _outer_summed_over_batch),
+)
+
+
+@pytest.mark.task("batched_outer", category="shape")
+def test_batched_outer_is_b_by_n_by_m(candidate):
+    """(B, N) and (B, M) give (B, N, M) in the inputs' dtype."""
+    for dtype in (torch.float32, torch.float64):
+        a, b = randn((2, 3), 0, dtype), randn((2, 5), 1, dtype)
+        out = candidate.batched_outer(a, b)
+        assert isinstance(out, torch.Tensor), f"batched_outer returned {type(out).__name__}"
+        message = (f"batched_outer(a of shape (2, 3), b of shape (2, 5)) has shape "
+                   f"{tuple(out.shape)}; expected (2, 3, 5) = (B, N, M)")
+        if tuple(out.shape) == (2, 5, 3):
+            message += (": your result is transposed. out[k, i, j] = a[k, i] * b[k, j], so a's "
+                        "index comes first")
+        assert out.shape == (2, 3, 5), message
+        assert out.dtype == dtype, f"batched_outer on {dtype} inputs returned {out.dtype}"
+
+
+@pytest.mark.task("batched_outer", category="values")
+@given(B=sizes(1, 5), N=sizes(1, 5), M=sizes(1, 5), seed=seeds(), dtype=float_dtypes())
+def test_batched_outer_matches_the_reference(candidate, reference, B, N, M, seed, dtype):
+    """out[k, i, j] = a[k, i] * b[k, j] for every batch entry k."""
+    a, b = randn((B, N), seed, dtype), randn((B, M), seed + 1, dtype)
+    assert_matches(candidate.batched_outer(a, b), reference.batched_outer, a, b,
+                   what=f"batched_outer on a {tuple(a.shape)}, b {tuple(b.shape)}, {dtype}",
+                   mistakes=OUTER_MISTAKES)
+
+
+@pytest.mark.task("batched_outer", category="structure")
+def test_batched_outer_uses_no_python_loop(candidate):
+    """The number of tensor ops is the same for any batch size."""
+    def make_call(batch: int) -> Callable[[], object]:
+        a, b = randn((batch, 3), 0), randn((batch, 4), 1)
+        return lambda: candidate.batched_outer(a, b)
+
+    assert_op_count_constant(make_call, sizes=(2, 6), dim="batch size (B)")

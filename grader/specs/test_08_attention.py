@@ -1,0 +1,764 @@
+"""Spec for 08-attention: scaled dot-product attention, the causal mask, multi-head attention.
+
+Run by `./kata check 08-attention`. Code is reached only through the `candidate` and `reference`
+fixtures; values go through the harness's error-ratio rule, so float64 comparisons are as tight
+as float64 rounding and float32 ones as tight as the reference's own float32 error.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import torch
+from hypothesis import example, given
+from hypothesis import strategies as st
+from torch import Tensor, nn
+
+from grader.harness import (
+    AS_FAST_AS_REFERENCE,
+    Mistake,
+    assert_grads_match,
+    assert_matches,
+    assert_module_grads_match,
+    assert_no_banned_modules,
+    assert_no_banned_ops,
+    assert_op_count_constant,
+    assert_speed_within,
+)
+from grader.strategies import randn, seeds
+
+pytestmark = pytest.mark.rung("08-attention")
+
+SDPA = "scaled_dot_product_attention"
+MASK = "causal_mask"
+MHA = "MultiHeadAttention"
+
+# Property checks compare float64 outputs that any correct formulation computes from the very
+# same numbers, so only float64 rounding may separate them.
+FLOAT64_ROUNDING = {"rtol": 1e-9, "atol": 1e-12}
+
+BANNED_OPS = {
+    "scaled_dot_product": "Compute softmax(q @ k.transpose(-2, -1) / √d) @ v with matmul and "
+    "softmax.",
+    "multi_head_attention": "Build the heads yourself from W_query, W_key, W_value and out_proj.",
+}
+BANNED_MODULES = {
+    nn.MultiheadAttention: "Build the heads yourself from W_query, W_key, W_value and out_proj.",
+}
+
+
+# --- inputs ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AttentionCase:
+    """One scaled_dot_product_attention problem: shapes, mask kind and a seed for the values."""
+
+    batch: tuple[int, ...]
+    L: int
+    S: int
+    d: int
+    dv: int
+    mask: str  # "none", "random" (..., L, S), "causal" (L, S) or "padding" (..., 1, S)
+    seed: int
+    scale: float = 1.0
+
+    def tensors(
+        self, device: torch.device, dtype: torch.dtype = torch.float64
+    ) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
+        q = randn((*self.batch, self.L, self.d), self.seed, dtype, device, scale=self.scale)
+        k = randn((*self.batch, self.S, self.d), self.seed + 1, dtype, device, scale=self.scale)
+        v = randn((*self.batch, self.S, self.dv), self.seed + 2, dtype, device)
+        return q, k, v, self.make_mask(device)
+
+    def make_mask(self, device: torch.device) -> Tensor | None:
+        """A bool mask of this case's kind in which every query may attend to at least one key."""
+        L, S = self.L, self.S
+        gen = torch.Generator().manual_seed(self.seed + 3)
+        if self.mask == "none":
+            return None
+        if self.mask == "causal":  # the last query sees every key; with L > S the first sees one
+            rows = torch.arange(L)[:, None] + max(S - L, 0)
+            return (torch.arange(S)[None, :] <= rows).to(device)  # (L, S), broadcast over batch
+        if self.mask == "padding":  # each batch element keeps a prefix of its keys
+            lengths = torch.randint(1, S + 1, (*self.batch, 1, 1), generator=gen)
+            return (torch.arange(S) < lengths).to(device)  # (..., 1, S)
+        # random: every row keeps at least one key and, when S > 1, hides at least one
+        mask = torch.rand((*self.batch, L, S), generator=gen) < 0.5
+        keep = torch.randint(0, S, (*self.batch, L, 1), generator=gen)
+        mask.scatter_(-1, keep, True)
+        if S > 1:
+            hide = (keep + torch.randint(1, S, keep.shape, generator=gen)) % S
+            mask.scatter_(-1, hide, False)
+        return mask.to(device)
+
+
+@st.composite
+def attention_cases(
+    draw: st.DrawFn, masks: tuple[str, ...] = ("none",), min_keys: int = 1, scale: float = 1.0
+) -> AttentionCase:
+    batch = tuple(draw(st.lists(st.integers(1, 3), max_size=2)))
+    L, S = draw(st.integers(1, 6)), draw(st.integers(min_keys, 6))
+    d, dv = draw(st.integers(1, 6)), draw(st.integers(1, 6))
+    return AttentionCase(batch, L, S, d, dv, draw(st.sampled_from(masks)), draw(seeds()), scale)
+
+
+@dataclass(frozen=True)
+class MHACase:
+    """One MultiHeadAttention configuration, an input (B, T, d_in) and a seed for the weights."""
+
+    B: int
+    T: int
+    d_in: int
+    num_heads: int
+    head_dim: int
+    qkv_bias: bool
+    dropout: float
+    seed: int
+
+    @property
+    def d_out(self) -> int:
+        return self.num_heads * self.head_dim
+
+    @property
+    def kwargs(self) -> dict[str, Any]:
+        return {"d_in": self.d_in, "d_out": self.d_out, "context_length": self.T + 2,
+                "dropout": self.dropout, "num_heads": self.num_heads, "qkv_bias": self.qkv_bias}
+
+    def x(self, device: torch.device, dtype: torch.dtype = torch.float64, seed: int = 0) -> Tensor:
+        return randn((self.B, self.T, self.d_in), self.seed + 100 + seed, dtype, device)
+
+    def describe(self) -> str:
+        args = ", ".join(f"{key}={value}" for key, value in self.kwargs.items())
+        return f"MultiHeadAttention({args}) on x of shape ({self.B}, {self.T}, {self.d_in})"
+
+
+@st.composite
+def mha_cases(draw: st.DrawFn, min_len: int = 1) -> MHACase:
+    return MHACase(
+        B=draw(st.integers(1, 3)),
+        T=draw(st.integers(min_len, 6)),
+        d_in=draw(st.integers(1, 6)),
+        num_heads=draw(st.integers(1, 3)),
+        head_dim=draw(st.integers(1, 3)),
+        qkv_bias=draw(st.booleans()),
+        dropout=draw(st.sampled_from([0.1, 0.5])),
+        seed=draw(seeds()),
+    )
+
+
+# One case that separates every classic mistake: several heads, L != S, dv != d, batch dims.
+TYPICAL_SDPA = AttentionCase((2, 3), L=4, S=5, d=4, dv=3, mask="none", seed=7)
+TYPICAL_MHA = MHACase(B=2, T=5, d_in=6, num_heads=3, head_dim=2, qkv_bias=True, dropout=0.5,
+                      seed=11)
+SUBMODULES = ("W_query", "W_key", "W_value", "out_proj")
+
+
+def build_pair(
+    candidate: Any, reference: Any, case: MHACase, device: torch.device,
+    dtype: torch.dtype = torch.float64,
+) -> tuple[nn.Module, nn.Module]:
+    """The learner's and the reference MultiHeadAttention holding the same random weights."""
+    ref = reference.MultiHeadAttention(**case.kwargs)
+    with torch.no_grad():
+        for i, (_, param) in enumerate(sorted(ref.named_parameters())):
+            param.copy_(randn(tuple(param.shape), case.seed + i, scale=0.5))
+    mine = candidate.MultiHeadAttention(**case.kwargs)
+    copy_weights(ref, mine)
+    return mine.to(device, dtype), ref.to(device, dtype)
+
+
+def copy_weights(source: nn.Module, target: nn.Module) -> None:
+    """Copy W_query, W_key, W_value and out_proj submodule by submodule (buffers may differ)."""
+    for name in SUBMODULES:
+        if not isinstance(getattr(target, name, None), nn.Module):
+            raise AssertionError(
+                f"your MultiHeadAttention has no submodule `{name}`. This rung (like the book) "
+                f"names the projections W_query, W_key, W_value (nn.Linear(d_in, d_out, "
+                f"bias=qkv_bias)) and out_proj (nn.Linear(d_out, d_out)); the grader copies "
+                f"weights into them by name."
+            )
+        expected = getattr(source, name).state_dict()
+        try:
+            getattr(target, name).load_state_dict(expected)
+        except RuntimeError as error:
+            shapes = ", ".join(f"{k} {tuple(v.shape)}" for k, v in expected.items())
+            raise AssertionError(
+                f"your MultiHeadAttention.{name} cannot take the reference's weights "
+                f"({shapes}): {str(error).splitlines()[0]} {' '.join(str(error).split()[-12:])}"
+            ) from None
+
+
+# --- what classic mistakes compute -------------------------------------------------------------
+
+
+def attention_with(
+    *,
+    scale: Callable[[Tensor, Tensor], float] = lambda q, v: q.shape[-1] ** -0.5,
+    softmax_dim: int = -1,
+    mask_mode: str = "-inf",
+    causal_when_unmasked: bool = False,
+) -> Callable[..., Tensor]:
+    """Attention as code with one mistake computes it (the defaults are the correct formula)."""
+
+    def compute(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None = None) -> Tensor:
+        scores = q @ k.transpose(-2, -1) * scale(q, v)
+        if mask is None and causal_when_unmasked:
+            L, S = scores.shape[-2:]
+            mask = torch.ones(L, S, dtype=torch.bool, device=q.device).tril()
+        if mask is not None and mask_mode == "-inf":
+            scores = scores.masked_fill(~mask, float("-inf"))
+        elif mask is not None and mask_mode == "inverted":
+            scores = scores.masked_fill(mask, float("-inf"))
+        elif mask is not None and mask_mode == "zero":
+            scores = scores.masked_fill(~mask, 0.0)
+        weights = torch.softmax(scores, dim=softmax_dim)
+        if mask is not None and mask_mode == "after softmax":
+            weights = weights * mask
+        return weights @ v
+
+    return compute
+
+
+SCALE_MISTAKES = (
+    Mistake("the scores were not divided by √d; attention is softmax(q kᵀ / √d) v with "
+            "d = q.shape[-1]", attention_with(scale=lambda q, v: 1.0)),
+    Mistake("the scores were divided by d instead of √d",
+            attention_with(scale=lambda q, v: 1 / q.shape[-1])),
+    Mistake("the scores were divided by √dv, the last dim of v; the scale uses d, the last dim "
+            "of q and k", attention_with(scale=lambda q, v: v.shape[-1] ** -0.5)),
+    Mistake("the softmax ran over the queries (dim=-2); it must run over the keys, the last "
+            "axis (dim=-1), so that each query's weights sum to 1",
+            attention_with(softmax_dim=-2)),
+    Mistake("a causal mask was applied although mask=None; scaled_dot_product_attention masks "
+            "only with the mask it is given", attention_with(causal_when_unmasked=True)),
+)
+MASK_MISTAKES = (
+    Mistake("the mask was ignored; fill the scores where the mask is False with -inf before "
+            "the softmax", attention_with(mask_mode="ignored")),
+    Mistake("the mask polarity is inverted: True means 'may attend', so the -inf goes where the "
+            "mask is False: scores.masked_fill(~mask, float('-inf'))",
+            attention_with(mask_mode="inverted")),
+    Mistake("masked scores were set to 0 instead of -inf; a score of 0 still gets weight after "
+            "the softmax", attention_with(mask_mode="zero")),
+    Mistake("the mask was applied after the softmax, so the remaining weights no longer sum to "
+            "1; mask the scores before the softmax", attention_with(mask_mode="after softmax")),
+)
+
+
+def mha_with(
+    ref: nn.Module,
+    case: MHACase,
+    *,
+    scale: float | None = None,
+    split: str = "transpose",
+    merge: str = "transpose",
+    mask: str = "causal",
+    softmax_dim: int = -1,
+    out_proj: bool = True,
+) -> Callable[[Tensor], Tensor]:
+    """MultiHeadAttention with `ref`'s weights, as code with one mistake computes it."""
+    H, hd, d_out = case.num_heads, case.head_dim, case.d_out
+
+    def heads(t: Tensor) -> Tensor:
+        B, T, _ = t.shape
+        if split == "view":
+            return t.reshape(B, H, T, hd)  # (B, H, T, hd) but positions and heads mixed up
+        return t.view(B, T, H, hd).transpose(1, 2)  # (B, H, T, hd)
+
+    def compute(x: Tensor) -> Tensor:
+        B, T, _ = x.shape
+        q, k, v = heads(ref.W_query(x)), heads(ref.W_key(x)), heads(ref.W_value(x))
+        scores = q @ k.transpose(-2, -1) * (hd**-0.5 if scale is None else scale)  # (B,H,T,T)
+        ones = torch.ones(T, T, dtype=torch.bool, device=x.device)
+        allowed = {"causal": ones.tril(), "no diagonal": ones.tril(-1), "upper": ones.triu(),
+                   "none": ones}[mask]
+        weights = torch.softmax(scores.masked_fill(~allowed, float("-inf")), dim=softmax_dim)
+        context = weights @ v  # (B, H, T, hd)
+        if merge == "view":
+            context = context.reshape(B, T, d_out)
+        else:
+            context = context.transpose(1, 2).reshape(B, T, d_out)
+        return ref.out_proj(context) if out_proj else context
+
+    return compute
+
+
+def mha_mistakes(ref: nn.Module, case: MHACase) -> tuple[Mistake, ...]:
+    return (
+        Mistake("the scores were divided by √d_out; each head attends in its own head_dim = "
+                "d_out // num_heads dimensions, so divide by √head_dim",
+                mha_with(ref, case, scale=case.d_out**-0.5)),
+        Mistake("the scores were not divided by √head_dim", mha_with(ref, case, scale=1.0)),
+        Mistake("the heads were split with .view(B, num_heads, T, head_dim), which cuts across "
+                "positions; split with .view(B, T, num_heads, head_dim).transpose(1, 2)",
+                mha_with(ref, case, split="view", merge="view")),
+        Mistake("the heads were merged with .view(B, T, d_out) straight from (B, num_heads, T, "
+                "head_dim); transpose(1, 2) back to (B, T, num_heads, head_dim) first",
+                mha_with(ref, case, merge="view")),
+        Mistake("there is no causal mask: every position attends to the future",
+                mha_with(ref, case, mask="none")),
+        Mistake("the causal mask hides the diagonal: a position must attend to itself "
+                "(tril(), not tril(-1))", mha_with(ref, case, mask="no diagonal")),
+        Mistake("the mask is the upper triangle: positions see the future instead of the past",
+                mha_with(ref, case, mask="upper")),
+        Mistake("the softmax ran over the queries (dim=-2) instead of the keys (dim=-1)",
+                mha_with(ref, case, softmax_dim=-2)),
+        Mistake("out_proj was not applied: after merging the heads, pass the result through "
+                "self.out_proj", mha_with(ref, case, out_proj=False)),
+    )
+
+
+# --- scaled_dot_product_attention -------------------------------------------------------------
+
+
+@pytest.mark.task(SDPA, category="shape")
+@given(case=attention_cases(masks=("none", "random")), dtype=st.sampled_from(
+    [torch.float32, torch.float64]))
+def test_sdpa_output_has_one_row_per_query_and_the_width_of_v(candidate, device, case, dtype):
+    """q (..., L, d), k (..., S, d), v (..., S, dv) give (..., L, dv) in the dtype of q."""
+    q, k, v, mask = case.tensors(device, dtype)
+    out = candidate.scaled_dot_product_attention(q, k, v, mask=mask)
+    shapes = f"q {tuple(q.shape)}, k {tuple(k.shape)}, v {tuple(v.shape)}"
+    assert isinstance(out, Tensor), f"{SDPA}({shapes}) returned {type(out).__name__}, not a tensor"
+    expected = (*case.batch, case.L, case.dv)
+    assert tuple(out.shape) == expected, (
+        f"{SDPA}({shapes}) returned shape {tuple(out.shape)}, expected {expected}: one row per "
+        f"query (L = {case.L}), as wide as v (dv = {case.dv}), with q's batch dims in front"
+    )
+    assert out.dtype == dtype, f"{SDPA} returned {out.dtype} for {dtype} inputs; keep the dtype"
+    assert out.device == q.device, f"{SDPA} returned a tensor on {out.device}, not {q.device}"
+
+
+@pytest.mark.task(SDPA, category="values")
+@given(case=attention_cases())
+@example(case=TYPICAL_SDPA)
+def test_sdpa_matches_the_reference(candidate, reference, device, case):
+    """Without a mask, every query averages all values with softmax(q kᵀ / √d) weights."""
+    q, k, v, _ = case.tensors(device)
+    out = candidate.scaled_dot_product_attention(q, k, v)
+    assert_matches(out, reference.scaled_dot_product_attention, q, k, v,
+                   what=f"{SDPA} output", mistakes=SCALE_MISTAKES)
+
+
+@pytest.mark.task(SDPA, category="values")
+@given(case=attention_cases(masks=("random",), min_keys=2))
+@example(case=AttentionCase((2,), L=3, S=4, d=2, dv=3, mask="random", seed=3))
+def test_sdpa_applies_the_mask(candidate, reference, device, case):
+    """Where the mask is False the query gives the key no weight; the rest renormalise to 1."""
+    q, k, v, mask = case.tensors(device)
+    out = candidate.scaled_dot_product_attention(q, k, v, mask=mask)
+    assert_matches(out, reference.scaled_dot_product_attention, q, k, v, mask=mask,
+                   what=f"{SDPA} output with a (..., L, S) mask",
+                   mistakes=MASK_MISTAKES + SCALE_MISTAKES)
+
+
+@pytest.mark.task(SDPA, category="values")
+@given(case=attention_cases(masks=("causal", "padding")))
+@example(case=AttentionCase((2,), L=4, S=4, d=3, dv=2, mask="causal", seed=5))
+def test_sdpa_broadcasts_causal_and_padding_masks(candidate, reference, device, case):
+    """A (L, S) mask applies to every batch element; a (..., 1, S) mask to every query."""
+    q, k, v, mask = case.tensors(device)
+    assert mask is not None
+    out = candidate.scaled_dot_product_attention(q, k, v, mask=mask)
+    assert_matches(out, reference.scaled_dot_product_attention, q, k, v, mask=mask,
+                   what=f"{SDPA} output with a mask of shape {tuple(mask.shape)} "
+                        f"(broadcast to {(*case.batch, case.L, case.S)})",
+                   mistakes=MASK_MISTAKES + SCALE_MISTAKES)
+
+
+@pytest.mark.task(SDPA, category="values")
+@given(case=attention_cases(masks=("none", "random", "causal")))
+def test_sdpa_in_float32(candidate, reference, device, case):
+    """float32 inputs: within twice the reference's own float32 error of the float64 result."""
+    q, k, v, mask = case.tensors(device, torch.float32)
+    out = candidate.scaled_dot_product_attention(q, k, v, mask=mask)
+    assert_matches(out, reference.scaled_dot_product_attention, q, k, v, mask=mask,
+                   what=f"{SDPA} output in float32", mistakes=MASK_MISTAKES + SCALE_MISTAKES)
+
+
+@pytest.mark.task(SDPA, category="values")
+@given(case=attention_cases(masks=("none", "causal"), scale=30.0))
+def test_sdpa_is_stable_for_large_scores(candidate, reference, device, case):
+    """Scores in the hundreds must not overflow: softmax(s) equals softmax(s - max(s))."""
+    q, k, v, mask = case.tensors(device, torch.float32)
+    out = candidate.scaled_dot_product_attention(q, k, v, mask=mask)
+    assert isinstance(out, Tensor) and bool(torch.isfinite(out).all()), (
+        f"{SDPA} returned NaN or Inf when the scores are in the hundreds (q and k scaled by 30). "
+        "exp() overflowed: subtract each row's maximum score before exp, or use torch.softmax, "
+        "which does."
+    )
+    assert_matches(out, reference.scaled_dot_product_attention, q, k, v, mask=mask,
+                   what=f"{SDPA} output for large scores")
+
+
+@pytest.mark.task(SDPA, category="grad")
+@given(case=attention_cases(masks=("none", "random", "causal", "padding")))
+@example(case=TYPICAL_SDPA)
+def test_sdpa_gradients_match(candidate, reference, device, case):
+    """Gradients reach q, k and v and equal the reference's (random upstream gradient)."""
+    q, k, v, mask = case.tensors(device)
+    assert_grads_match(candidate.scaled_dot_product_attention,
+                       reference.scaled_dot_product_attention, q, k, v, mask=mask,
+                       what=SDPA, seed=case.seed)
+
+
+@pytest.mark.task(SDPA, category="properties")
+@given(case=attention_cases(masks=("none", "random", "causal", "padding")))
+def test_attention_weights_are_a_distribution_over_the_allowed_keys(candidate, device, case):
+    """With v = identity the output is the weights: >= 0, 0 where masked, each row sums to 1."""
+    q, k, _, mask = case.tensors(device)
+    eye = torch.eye(case.S, dtype=q.dtype, device=device).expand(*case.batch, case.S, case.S)
+    weights = candidate.scaled_dot_product_attention(q, k, eye.contiguous(), mask=mask)
+    where = f"(with v = identity, the output is the attention weights; shapes {case})"
+    assert isinstance(weights, Tensor) and bool(torch.isfinite(weights).all()), (
+        f"{SDPA} returned NaN or Inf {where}")
+    assert bool((weights >= 0).all()), f"{SDPA}: some attention weights are negative {where}"
+    sums = weights.sum(-1)
+    worst = int((sums - 1).abs().flatten().argmax())
+    assert torch.allclose(sums, torch.ones_like(sums), **FLOAT64_ROUNDING), (
+        f"{SDPA}: a query's weights sum to {sums.flatten()[worst].item():.6g}, not 1 {where}. "
+        "The softmax runs over the keys, the last axis (dim=-1)."
+    )
+    if mask is not None:
+        leaked = weights.masked_select(~mask.expand_as(weights))
+        assert leaked.numel() == 0 or float(leaked.abs().max()) <= 1e-12, (
+            f"{SDPA}: weight {float(leaked.abs().max()):.3g} on a key the mask hides {where}. "
+            "Masked scores must be -inf before the softmax, so their weight is exactly 0."
+        )
+
+
+@pytest.mark.task(SDPA, category="structure")
+def test_sdpa_does_not_call_the_builtin(candidate, device):
+    """F.scaled_dot_product_attention and friends are off limits: this rung is about writing it."""
+    q, k, v, mask = AttentionCase((2,), 4, 4, 8, 8, "causal", seed=1).tensors(device)
+    assert_no_banned_ops(candidate.scaled_dot_product_attention, q, k, v, mask=mask,
+                         banned=BANNED_OPS)
+
+
+@pytest.mark.task(SDPA, category="structure")
+def test_sdpa_has_no_loop_over_positions_or_batch(candidate, device):
+    """The number of tensor ops must not grow with the sequence length or the batch size."""
+
+    def at_length(n: int) -> Callable[[], Tensor]:
+        q, k, v, mask = AttentionCase((2, 3), n, n, 8, 8, "causal", seed=n).tensors(device)
+        return lambda: candidate.scaled_dot_product_attention(q, k, v, mask=mask)
+
+    def at_batch(n: int) -> Callable[[], Tensor]:
+        q, k, v, mask = AttentionCase((n,), 6, 6, 8, 8, "random", seed=n).tensors(device)
+        return lambda: candidate.scaled_dot_product_attention(q, k, v, mask=mask)
+
+    assert_op_count_constant(at_length, sizes=(4, 8), dim="sequence length")
+    assert_op_count_constant(at_batch, sizes=(2, 5), dim="batch size")
+
+
+# --- causal_mask ------------------------------------------------------------------------------
+
+
+def describe_mask_mistake(got: Tensor, T: int) -> str:
+    ones = torch.ones(T, T, dtype=torch.bool, device=got.device)
+    for wrong, mistake in (
+        (ones.tril(-1), "it leaves out the diagonal; a position may attend to itself (tril())"),
+        (ones.triu(), "it is the upper triangle: True must mark keys at or *before* the query "
+                      "(the past), not after it"),
+        (ones.triu(1), "its polarity is inverted: True marks the keys a query *may* see"),
+        (ones, "it is all True: nothing is hidden"),
+    ):
+        if torch.equal(got, wrong):
+            return f" Likely mistake: {mistake}."
+    return ""
+
+
+@pytest.mark.task(MASK, category="shape")
+@pytest.mark.parametrize("T", [1, 5])
+def test_causal_mask_is_a_square_bool_tensor(candidate, device, T):
+    """causal_mask(T, device) is a (T, T) torch.bool tensor on that device."""
+    got = candidate.causal_mask(T, device=device)
+    assert isinstance(got, Tensor), f"causal_mask({T}) returned {type(got).__name__}, not a tensor"
+    assert tuple(got.shape) == (T, T), f"causal_mask({T}) has shape {tuple(got.shape)}, not " \
+                                       f"({T}, {T})"
+    assert got.dtype == torch.bool, (
+        f"causal_mask({T}) has dtype {got.dtype}; it must be torch.bool (True = may attend), so "
+        "that ~mask and masked_fill work. Pass dtype=torch.bool or compare (e.g. j <= i)."
+    )
+    assert got.device == device, f"causal_mask({T}, device={device}) is on {got.device}"
+
+
+@pytest.mark.task(MASK, category="values")
+@pytest.mark.parametrize("T", [1, 2, 3, 7, 16])
+def test_causal_mask_marks_the_past_and_the_present(candidate, device, T):
+    """Row i (a query) is True exactly in columns 0..i (the keys at or before it)."""
+    got = candidate.causal_mask(T, device=device)
+    expected = torch.ones(T, T, dtype=torch.bool, device=device).tril()
+    assert isinstance(got, Tensor) and tuple(got.shape) == (T, T), (
+        f"causal_mask({T}) must be a ({T}, {T}) tensor")
+    got = got.to(device=device, dtype=torch.bool)
+    if not torch.equal(got, expected):
+        i, j = (int(n) for n in (got != expected).nonzero()[0])
+        raise AssertionError(
+            f"causal_mask({T}) is wrong at query {i}, key {j}: got {bool(got[i, j])}, expected "
+            f"{bool(expected[i, j])} (key {j} is {'at or before' if j <= i else 'after'} query "
+            f"{i}).{describe_mask_mistake(got, T)}"
+            + (f"\n  got:\n{got.int().cpu()}" if T <= 7 else "")
+        )
+
+
+# --- MultiHeadAttention -----------------------------------------------------------------------
+
+
+@pytest.mark.task(MHA, category="shape")
+@given(case=mha_cases())
+def test_mha_maps_d_in_to_d_out(candidate, device, case):
+    """forward maps (B, T, d_in) to (B, T, d_out) and keeps float32."""
+    module = candidate.MultiHeadAttention(**case.kwargs).to(device)
+    out = module(case.x(device, torch.float32))
+    assert isinstance(out, Tensor), f"{case.describe()} returned {type(out).__name__}"
+    expected = (case.B, case.T, case.d_out)
+    assert tuple(out.shape) == expected, (
+        f"{case.describe()} returned shape {tuple(out.shape)}, expected {expected}")
+    assert out.dtype == torch.float32, f"{case.describe()} returned {out.dtype}, not float32"
+
+
+@pytest.mark.task(MHA, category="shape")
+@pytest.mark.parametrize("qkv_bias", [False, True])
+def test_mha_has_the_book_submodules(candidate, qkv_bias):
+    """W_query, W_key, W_value: Linear(d_in, d_out, bias=qkv_bias); out_proj: Linear(d_out, d_out);
+    an nn.Dropout(dropout)."""
+    d_in, d_out = 5, 6
+    module = candidate.MultiHeadAttention(d_in, d_out, context_length=8, dropout=0.25,
+                                          num_heads=2, qkv_bias=qkv_bias)
+    expected = {"W_query": (d_out, d_in, qkv_bias), "W_key": (d_out, d_in, qkv_bias),
+                "W_value": (d_out, d_in, qkv_bias), "out_proj": (d_out, d_out, True)}
+    for name, (rows, cols, has_bias) in expected.items():
+        sub = getattr(module, name, None)
+        assert isinstance(sub, nn.Module), (
+            f"MultiHeadAttention({d_in}, {d_out}, ...) has no submodule `{name}`; the projections "
+            f"are W_query, W_key, W_value and out_proj, each an nn.Linear")
+        weight = getattr(sub, "weight", None)
+        assert isinstance(weight, Tensor) and tuple(weight.shape) == (rows, cols), (
+            f"`{name}.weight` should have shape ({rows}, {cols}) (nn.Linear({cols}, {rows})), "
+            f"got {None if weight is None else tuple(weight.shape)}")
+        bias = getattr(sub, "bias", None)
+        assert (bias is not None) == has_bias, (
+            f"`{name}` {'has' if bias is not None else 'has no'} bias, but with "
+            f"qkv_bias={qkv_bias} it should {'' if has_bias else 'not '}have one"
+            + (" (qkv_bias applies to W_query, W_key and W_value only)"
+               if name != "out_proj" else " (out_proj always has a bias)"))
+    dropouts = [m for m in module.modules() if isinstance(m, nn.Dropout)]
+    assert dropouts, ("MultiHeadAttention has no nn.Dropout submodule; create "
+                      "nn.Dropout(dropout) in __init__ and apply it to the attention weights")
+    assert any(m.p == 0.25 for m in dropouts), (
+        f"the nn.Dropout in MultiHeadAttention has p={dropouts[0].p}, but dropout=0.25 was asked")
+
+
+@pytest.mark.task(MHA, category="values")
+@given(case=mha_cases())
+@example(case=TYPICAL_MHA)
+def test_mha_matches_the_reference(candidate, reference, device, case):
+    """With the same weights and in eval mode (dropout > 0 but off), outputs equal the reference's."""
+    mine, ref = build_pair(candidate, reference, case, device)
+    mine.eval(), ref.eval()
+    x = case.x(device)
+    assert_matches(mine(x), ref, x, what=f"output of {case.describe()}, eval mode",
+                   mistakes=mha_mistakes(ref, case))
+
+
+@pytest.mark.task(MHA, category="values")
+@given(case=mha_cases())
+@example(case=TYPICAL_MHA)
+def test_mha_in_float32(candidate, reference, device, case):
+    """A float32 module is within twice the reference's own float32 error of the float64 result."""
+    mine, ref = build_pair(candidate, reference, case, device, torch.float32)
+    mine.eval(), ref.eval()
+    ref64 = build_pair(reference, reference, case, device)[1].eval()
+
+    def ref_fn(x: Tensor) -> Tensor:
+        return (ref64 if x.dtype == torch.float64 else ref)(x)
+
+    x = case.x(device, torch.float32)
+    assert_matches(mine(x), ref_fn, x, what=f"output of {case.describe()} in float32")
+
+
+@pytest.mark.task(MHA, category="grad")
+@given(case=mha_cases())
+@example(case=TYPICAL_MHA)
+def test_mha_gradients_match(candidate, reference, device, case):
+    """Gradients w.r.t. x and every weight equal the reference's (random upstream gradient)."""
+    mine, ref = build_pair(candidate, reference, case, device)
+    mine.eval(), ref.eval()
+    assert_module_grads_match(mine, ref, case.x(device), what=case.describe(), seed=case.seed)
+
+
+@pytest.mark.task(MHA, category="properties")
+@given(case=mha_cases(min_len=2), data=st.data())
+@example(case=TYPICAL_MHA, data=None)
+def test_the_future_does_not_leak(candidate, device, case, data):
+    """Changing the input after position t leaves the output at positions 0..t unchanged."""
+    t = case.T // 2 if data is None else data.draw(st.integers(0, case.T - 2), label="t")
+    module = candidate.MultiHeadAttention(**case.kwargs).to(device, torch.float64).eval()
+    x = case.x(device)
+    changed = x.clone()
+    changed[:, t + 1:] = case.x(device, seed=1)[:, t + 1:]
+    before, after = module(x)[:, : t + 1], module(changed)[:, : t + 1]
+    if not torch.allclose(before, after, **FLOAT64_ROUNDING):
+        position = int((before - after).abs().amax(dim=(0, 2)).argmax())
+        raise AssertionError(
+            f"{case.describe()}: changing only positions {t + 1}..{case.T - 1} of x changed the "
+            f"output at position {position} by up to "
+            f"{float((before - after).abs().max()):.3g}. The future leaks: position i may only "
+            f"attend to positions 0..i. Mask the scores with causal_mask(T) (-inf where it is "
+            f"False) before the softmax, in every head."
+        )
+
+
+@pytest.mark.task(MHA, category="properties")
+@given(case=mha_cases())
+def test_dropout_is_off_in_eval_mode(candidate, device, case):
+    """After .eval() two forward passes on the same input give the same output."""
+    module = candidate.MultiHeadAttention(**{**case.kwargs, "dropout": 0.5})
+    module = module.to(device, torch.float64).eval()
+    x = case.x(device)
+    first, second = module(x), module(x)
+    assert torch.equal(first, second), (
+        f"{case.describe()} with dropout=0.5 gave different outputs for the same input in eval "
+        "mode. Dropout must be off after .eval(): use the nn.Dropout module (it follows "
+        "self.training) rather than F.dropout(..., training=True)."
+    )
+
+
+@pytest.mark.task(MHA, category="properties")
+def test_dropout_in_training_mode_drops_attention_weights(candidate, device):
+    """In training mode an nn.Dropout zeroes some attention weights: the (…, T, T) softmax output."""
+    case = MHACase(B=2, T=6, d_in=8, num_heads=2, head_dim=4, qkv_bias=False, dropout=0.5,
+                   seed=3)
+    module = candidate.MultiHeadAttention(**case.kwargs).to(device, torch.float64).train()
+    dropouts = [m for m in module.modules() if isinstance(m, nn.Dropout)]
+    assert dropouts, ("MultiHeadAttention has no nn.Dropout submodule; create "
+                      "nn.Dropout(dropout) in __init__ and apply it to the attention weights")
+    seen: list[tuple[Tensor, Tensor]] = []
+    hooks = [m.register_forward_hook(lambda _, args, out: seen.append((args[0], out)))
+             for m in dropouts]
+    try:
+        x = case.x(device)
+        first, second = module(x), module(x)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    assert not torch.equal(first, second), (
+        f"{case.describe()} with dropout=0.5 gave the same output twice in training mode: "
+        "dropout is not applied. Apply self.dropout to the attention weights in forward."
+    )
+    T = case.T
+    weights = [(inp, out) for inp, out in seen if tuple(inp.shape[-2:]) == (T, T)
+               and torch.allclose(inp.sum(-1), torch.ones((), dtype=inp.dtype, device=device))]
+    assert weights, (
+        f"your nn.Dropout received tensors of shapes {[tuple(i.shape) for i, _ in seen]}, none "
+        f"of them the attention weights (a (..., {T}, {T}) softmax output whose rows sum to 1). "
+        "Dropout belongs on the weights, between the softmax and `@ v`, as in the book."
+    )
+    inp, out = weights[0]
+    assert bool(((out == 0) & (inp > 0)).any()), (
+        "in training mode with p=0.5 the dropout zeroed none of the attention weights")
+
+
+@pytest.mark.task(MHA, category="properties")
+@pytest.mark.parametrize(("d_out", "num_heads"), [(6, 4), (5, 2), (8, 3)])
+def test_heads_must_split_d_out_evenly(candidate, d_out, num_heads):
+    """d_out not divisible by num_heads is refused at construction (ValueError; assert accepted)."""
+    try:
+        candidate.MultiHeadAttention(4, d_out, context_length=8, dropout=0.0,
+                                     num_heads=num_heads)
+    except (ValueError, AssertionError):
+        return
+    raise AssertionError(
+        f"MultiHeadAttention(d_in=4, d_out={d_out}, context_length=8, dropout=0.0, "
+        f"num_heads={num_heads}) was built without complaint, but {d_out} features do not split "
+        f"into {num_heads} equal heads. Raise ValueError in __init__ when d_out % num_heads != 0."
+    )
+
+
+@pytest.mark.task(MHA, category="structure")
+def test_mha_does_not_use_builtin_attention(candidate, device):
+    """No nn.MultiheadAttention inside, no built-in attention op in forward, trained or not."""
+    module = candidate.MultiHeadAttention(8, 8, context_length=8, dropout=0.1, num_heads=2)
+    module = module.to(device)
+    assert_no_banned_modules(module, BANNED_MODULES, what="your MultiHeadAttention")
+    x = randn((2, 6, 8), 0, torch.float32, device)
+
+    def train_step() -> None:
+        module.train()
+        module(x).sum().backward()
+
+    def inference() -> None:
+        module.eval()
+        with torch.no_grad():
+            module(x)
+
+    assert_no_banned_ops(train_step, banned=BANNED_OPS)
+    assert_no_banned_ops(inference, banned=BANNED_OPS)
+
+
+@pytest.mark.task(MHA, category="structure")
+def test_mha_has_no_loop_over_positions(candidate, device):
+    """The number of tensor ops in forward must not grow with the sequence length."""
+    module = candidate.MultiHeadAttention(8, 8, context_length=8, dropout=0.1, num_heads=2)
+    module = module.to(device).eval()
+
+    def at_length(n: int) -> Callable[[], Tensor]:
+        x = randn((2, n, 8), n, torch.float32, device)
+        return lambda: module(x)
+
+    assert_op_count_constant(at_length, sizes=(4, 8), dim="sequence length")
+
+
+def forward_backward(module: nn.Module) -> Callable[[Tensor, Tensor], None]:
+    def step(x: Tensor, upstream: Tensor) -> None:
+        module(x).backward(upstream)
+
+    return step
+
+
+def timed_pair(
+    candidate: Any, reference: Any, device: torch.device, B: int, T: int, d: int, H: int
+) -> tuple[Callable[..., None], Callable[..., None], Callable[[int], tuple[Tensor, Tensor]]]:
+    case = MHACase(B=B, T=T, d_in=d, num_heads=H, head_dim=d // H, qkv_bias=False, dropout=0.1,
+                   seed=5)
+    mine, ref = build_pair(candidate, reference, case, device, torch.float32)
+    mine.train(), ref.train()
+
+    def make_inputs(slot: int) -> tuple[Tensor, Tensor]:
+        return (randn((B, T, d), 1000 + slot, torch.float32, device),
+                randn((B, T, d), 2000 + slot, torch.float32, device))
+
+    return forward_backward(mine), forward_backward(ref), make_inputs
+
+
+@pytest.mark.task(MHA, category="speed")
+def test_mha_forward_backward_is_as_fast_as_the_reference(candidate, reference, device):
+    """Forward + backward (B=4, T=64, d=64, 4 heads, training mode) within the reference's band."""
+    mine, ref, make_inputs = timed_pair(candidate, reference, device, B=4, T=64, d=64, H=4)
+    assert_speed_within(mine, ref, make_inputs, band=AS_FAST_AS_REFERENCE,
+                        what="MultiHeadAttention forward + backward (B=4, T=64, d=64, 4 heads)")
+
+
+@pytest.mark.task(MHA, category="gpu")
+def test_mha_on_cuda_at_1024_positions(candidate, reference, device):
+    """On CUDA at T=1024: float32 values match, then forward + backward within the band."""
+    mine, ref, make_inputs = timed_pair(candidate, reference, device, B=4, T=1024, d=256, H=8)
+    case = MHACase(B=4, T=1024, d_in=256, num_heads=8, head_dim=32, qkv_bias=False,
+                   dropout=0.1, seed=5)
+    module, ref_module = build_pair(candidate, reference, case, device, torch.float32)
+    ref64 = build_pair(reference, reference, case, device)[1]
+    for m in (module, ref_module, ref64):
+        m.eval()
+    x = case.x(device, torch.float32)
+    with torch.no_grad():
+        assert_matches(module(x), lambda x: (ref64 if x.dtype == torch.float64 else ref_module)(x),
+                       x, what=f"output of {case.describe()} on {device}")
+    assert_speed_within(mine, ref, make_inputs, band=AS_FAST_AS_REFERENCE,
+                        what=f"MultiHeadAttention forward + backward on {device} (B=4, T=1024, "
+                             "d=256, 8 heads)")
