@@ -173,6 +173,9 @@ def classify(
         return "fail", str(exc) + _notes(exc), {}
     if isinstance(exc, pytest.fail.Exception):
         return "fail", str(exc), {}
+    if isinstance(exc, SystemExit):
+        return "fail", ("your code called sys.exit() or exit(); a task returns its result "
+                        "instead" + _learner_frame(excinfo, impl)), {}
     kind = type(exc).__name__
     message = f"{kind}: {exc}".strip().rstrip(":") + _learner_frame(excinfo, impl)
     return "fail", message + _notes(exc), {}

@@ -11,7 +11,8 @@ from grader.results import Result
 PROGRESS_PATH = REPO_ROOT / ".kata" / "progress.json"
 
 
-def load_progress(path: Path = PROGRESS_PATH) -> dict[str, str]:
+def load_progress(path: Path | None = None) -> dict[str, str]:
+    path = path or PROGRESS_PATH
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -19,8 +20,9 @@ def load_progress(path: Path = PROGRESS_PATH) -> dict[str, str]:
     return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
 
 
-def record_progress(result: Result, path: Path = PROGRESS_PATH) -> None:
+def record_progress(result: Result, path: Path | None = None) -> None:
     """Remember each rung's status from a check of the learner's own exercises."""
+    path = path or PROGRESS_PATH
     progress = load_progress(path)
     progress.update({rung.id: rung.status for rung in result.rungs})
     try:

@@ -33,7 +33,7 @@ pytestmark = pytest.mark.rung("01-tensors")
 # 6 * eps * (||x_i||² + ||y_j||²) (measured, D <= 64, 80 seeds), while x - y first is exact to a few
 # eps of the distance itself. We allow the textbook worst-case bound of the expansion,
 # 2 * (D + 2) * eps * (||x_i||² + ||y_j||²), so every correct float32 formula passes and a
-# computation in half precision (eps 2**-11 or 2**-8 instead of 2**-24) fails by orders of magnitude.
+# computation in half precision (eps 2**-11 or 2**-8, not 2**-24) fails by orders of magnitude.
 FAR_FROM_ORIGIN = 1000.0
 
 
@@ -471,9 +471,9 @@ def test_sliding_windows_match_the_reference(candidate, reference, case):
     """Row w is x[w*stride : w*stride + size], also when x is itself a strided or offset view."""
     n, size, stride, layout, seed = case
     x = _layout_view(randn((2 * n + 3,), seed), n, layout)
+    what = f"sliding_windows(x of length {n} ({layout}), size={size}, stride={stride})"
     assert_matches(candidate.sliding_windows(x, size, stride), reference.sliding_windows,
-                   x, size, stride, mistakes=sliding_mistakes(x),
-                   what=f"sliding_windows(x of length {n} ({layout}), size={size}, stride={stride})")
+                   x, size, stride, what=what, mistakes=sliding_mistakes(x))
 
 
 @pytest.mark.task("sliding_windows", category="properties")

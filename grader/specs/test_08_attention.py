@@ -7,7 +7,6 @@ as float64 rounding and float32 ones as tight as the reference's own float32 err
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -559,9 +558,10 @@ def test_mha_has_the_book_submodules(candidate, qkv_bias):
 @given(case=mha_cases())
 @example(case=TYPICAL_MHA)
 def test_mha_matches_the_reference(candidate, reference, device, case):
-    """With the same weights and in eval mode (dropout > 0 but off), outputs equal the reference's."""
+    """Same weights, eval mode (dropout > 0 but off): the output equals the reference's."""
     mine, ref = build_pair(candidate, reference, case, device)
-    mine.eval(), ref.eval()
+    mine.eval()
+    ref.eval()
     x = case.x(device)
     assert_matches(mine(x), ref, x, what=f"output of {case.describe()}, eval mode",
                    mistakes=mha_mistakes(ref, case))
@@ -573,7 +573,8 @@ def test_mha_matches_the_reference(candidate, reference, device, case):
 def test_mha_in_float32(candidate, reference, device, case):
     """A float32 module is within twice the reference's own float32 error of the float64 result."""
     mine, ref = build_pair(candidate, reference, case, device, torch.float32)
-    mine.eval(), ref.eval()
+    mine.eval()
+    ref.eval()
     ref64 = build_pair(reference, reference, case, device)[1].eval()
 
     def ref_fn(x: Tensor) -> Tensor:
@@ -589,16 +590,17 @@ def test_mha_in_float32(candidate, reference, device, case):
 def test_mha_gradients_match(candidate, reference, device, case):
     """Gradients w.r.t. x and every weight equal the reference's (random upstream gradient)."""
     mine, ref = build_pair(candidate, reference, case, device)
-    mine.eval(), ref.eval()
+    mine.eval()
+    ref.eval()
     assert_module_grads_match(mine, ref, case.x(device), what=case.describe(), seed=case.seed)
 
 
 @pytest.mark.task(MHA, category="properties")
-@given(case=mha_cases(min_len=2), data=st.data())
-@example(case=TYPICAL_MHA, data=None)
-def test_the_future_does_not_leak(candidate, device, case, data):
+@given(case=mha_cases(min_len=2), cut=st.integers(0, 4))
+@example(case=TYPICAL_MHA, cut=1)
+def test_the_future_does_not_leak(candidate, device, case, cut):
     """Changing the input after position t leaves the output at positions 0..t unchanged."""
-    t = case.T // 2 if data is None else data.draw(st.integers(0, case.T - 2), label="t")
+    t = min(cut, case.T - 2)
     module = candidate.MultiHeadAttention(**case.kwargs).to(device, torch.float64).eval()
     x = case.x(device)
     changed = x.clone()
@@ -632,7 +634,7 @@ def test_dropout_is_off_in_eval_mode(candidate, device, case):
 
 @pytest.mark.task(MHA, category="properties")
 def test_dropout_in_training_mode_drops_attention_weights(candidate, device):
-    """In training mode an nn.Dropout zeroes some attention weights: the (…, T, T) softmax output."""
+    """In training mode an nn.Dropout zeroes some attention weights (the softmax output)."""
     case = MHACase(B=2, T=6, d_in=8, num_heads=2, head_dim=4, qkv_bias=False, dropout=0.5,
                    seed=3)
     module = candidate.MultiHeadAttention(**case.kwargs).to(device, torch.float64).train()
@@ -705,7 +707,8 @@ def test_mha_does_not_use_builtin_attention(candidate, device):
 @pytest.mark.task(MHA, category="structure")
 def test_mha_has_no_loop_over_positions(candidate, device):
     """The number of tensor ops in forward must not grow with the sequence length."""
-    module = candidate.MultiHeadAttention(8, 8, context_length=8, dropout=0.1, num_heads=2)
+    # context_length above both sizes: slicing a mask buffer to its full length dispatches no op
+    module = candidate.MultiHeadAttention(8, 8, context_length=16, dropout=0.1, num_heads=2)
     module = module.to(device).eval()
 
     def at_length(n: int) -> Callable[[], Tensor]:
@@ -728,7 +731,8 @@ def timed_pair(
     case = MHACase(B=B, T=T, d_in=d, num_heads=H, head_dim=d // H, qkv_bias=False, dropout=0.1,
                    seed=5)
     mine, ref = build_pair(candidate, reference, case, device, torch.float32)
-    mine.train(), ref.train()
+    mine.train()
+    ref.train()
 
     def make_inputs(slot: int) -> tuple[Tensor, Tensor]:
         return (randn((B, T, d), 1000 + slot, torch.float32, device),

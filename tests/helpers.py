@@ -1,0 +1,45 @@
+"""Helpers shared by the project's own tests: grading once per session, reading KATA_EXPECT."""
+
+from __future__ import annotations
+
+import ast
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+
+from grader.catalog import REPO_ROOT, Rung, load_catalog, resolve
+from grader.results import RungResult
+from grader.runner import check_rung
+
+MUTANTS_DIR = REPO_ROOT / "tests" / "mutants"
+AVAILABLE = [rung for rung in load_catalog() if rung.available]
+
+
+@cache
+def grade(rung_id: str, impl: str, timeout: float | None = None) -> RungResult:
+    """Grade once per session; several tests read the same verdict."""
+    result, _ = check_rung(resolve(rung_id), impl=impl, timeout=timeout)
+    return result
+
+
+def kata_expect(path: Path) -> dict[str, Any]:
+    """The KATA_EXPECT literal of a mutant or alternative, read without importing the file."""
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == "KATA_EXPECT" for t in node.targets
+        ):
+            return ast.literal_eval(node.value)
+    raise AssertionError(f"{path} has no KATA_EXPECT = {{...}} literal")
+
+
+def mutant_files(rung: Rung) -> list[Path]:
+    return sorted((MUTANTS_DIR / rung.id).glob("*.py"))
+
+
+def describe(result: RungResult) -> str:
+    """A failure message for the project's tests: what the grader said, test by test."""
+    lines = [f"{result.id}: {result.status} {result.message}"]
+    lines += [f"  {t.status:<7} {t.category:<10} {t.task}::{t.name} {t.message[:400]}"
+              for t in result.tests]
+    return "\n".join(lines)

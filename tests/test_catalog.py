@@ -1,0 +1,77 @@
+"""The catalog is the one list of rungs: it matches RUNGS.md's ladder and the files on disk."""
+
+import ast
+
+import pytest
+
+from grader.catalog import REPO_ROOT, SPECS_DIR, UnknownRung, load_catalog, resolve
+
+from .helpers import AVAILABLE, MUTANTS_DIR
+
+RUNG_IDS = [
+    "01-tensors", "02-autograd", "03-module", "04-dataset", "05-training-loop", "06-amp",
+    "07-modules", "08-attention", "09-hf", "10-profiling", "11-tokenizer", "12-gpt",
+    "13-generation", "14-pretraining", "15-classifier", "16-instruct", "17-lora",
+    "18-preference", "19-micrograd", "20-checkpoint-deploy", "21-distributed", "22-memory",
+]
+
+
+def spec_tasks(rung):
+    """Task names used by @pytest.mark.task(...) in a rung's spec, read with ast."""
+    tasks = set()
+    for node in ast.walk(ast.parse(rung.spec_path.read_text(encoding="utf-8"))):
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "task" and node.args
+                and isinstance(node.args[0], ast.Constant)):
+            tasks.add(node.args[0].value)
+    return tasks
+
+
+def test_all_22_rungs_in_ladder_order():
+    assert [rung.id for rung in load_catalog()] == RUNG_IDS
+
+
+def test_every_rung_has_three_hints_points_and_a_known_status():
+    for rung in load_catalog():
+        assert len(rung.hints) == 3, rung.id
+        assert rung.points > 0 and rung.timeout > 0, rung.id
+        assert rung.status in ("available", "planned"), rung.id
+        assert rung.tasks, rung.id
+
+
+def test_available_rungs_ship_stub_readme_reference_spec_and_mutants():
+    assert {rung.id for rung in AVAILABLE} >= {"01-tensors", "08-attention"}
+    for rung in AVAILABLE:
+        assert rung.exercise_path.is_file(), rung.exercise_path
+        assert (rung.exercise_path.parent / "README.md").is_file(), rung.id
+        assert rung.reference_path.is_file(), rung.reference_path
+        assert rung.spec_path.is_file(), rung.spec_path
+        assert list((MUTANTS_DIR / rung.id).glob("mutant_*.py")), rung.id
+        assert len(list((MUTANTS_DIR / rung.id).glob("alt_*.py"))) >= 2, rung.id
+
+
+def test_spec_tasks_are_exactly_the_catalog_tasks():
+    for rung in AVAILABLE:
+        assert spec_tasks(rung) == set(rung.tasks), rung.id
+
+
+def test_no_exercise_reference_or_spec_outside_the_catalog():
+    known = {rung.id for rung in AVAILABLE}
+    assert {p.name for p in (REPO_ROOT / "exercises").iterdir() if p.is_dir()} == known
+    assert {p.name for p in (REPO_ROOT / "reference").iterdir() if p.is_dir()} == known
+    assert {p.name for p in SPECS_DIR.glob("test_*.py")} == {r.spec_path.name for r in AVAILABLE}
+
+
+@pytest.mark.parametrize("name", ["08-attention", "08", "8", "attention", " Attention "])
+def test_rung_ids_resolve_by_id_number_or_slug(name):
+    assert resolve(name).id == "08-attention"
+
+
+def test_a_misspelt_rung_gets_did_you_mean():
+    with pytest.raises(UnknownRung, match="did you mean 08-attention"):
+        resolve("atention")
+
+
+def test_nonsense_points_at_kata_list():
+    with pytest.raises(UnknownRung, match="kata list"):
+        resolve("zzzzzz")

@@ -1,0 +1,102 @@
+"""Every available rung: the stub grades todo, the reference passes, the stub and the reference
+tell the same lesson, every mutant fails for its reason and every alternative passes."""
+
+from __future__ import annotations
+
+import ast
+import doctest
+
+import pytest
+
+from grader.catalog import Rung
+from grader.harness.candidate import load_module_from_path
+
+from .helpers import AVAILABLE, describe, grade, kata_expect, mutant_files
+
+BY_ID = pytest.mark.parametrize("rung", AVAILABLE, ids=lambda rung: rung.id)
+
+
+@BY_ID
+def test_the_stub_grades_todo_task_by_task(rung: Rung):
+    result = grade(rung.id, "exercises")
+    assert result.status == "todo", describe(result)
+    assert result.tasks_todo == list(rung.tasks), describe(result)
+    assert result.points == 0
+
+
+@BY_ID
+def test_the_reference_passes_every_check(rung: Rung):
+    result = grade(rung.id, "reference")
+    assert result.status == "pass", describe(result)
+    assert result.points == rung.points
+    assert {t.status for t in result.tests} <= {"pass", "skipped"}, describe(result)
+    skipped = [t for t in result.tests if t.status == "skipped"]
+    assert all(t.category == "gpu" and "CUDA" in t.message for t in skipped), describe(result)
+
+
+def _api(path) -> dict[str, tuple[str, str | None]]:
+    """Module docstring plus every public function, class and method: signature and docstring."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    api: dict[str, tuple[str, str | None]] = {"<module>": ("", ast.get_docstring(tree))}
+
+    def visit(body, prefix=""):
+        for node in body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                if not node.name.startswith("_") or node.name == "__init__":
+                    api[prefix + node.name] = (ast.unparse(node.args) + " -> "
+                                               + (ast.unparse(node.returns) if node.returns
+                                                  else ""), ast.get_docstring(node))
+            elif isinstance(node, ast.ClassDef) and not node.name.startswith("_"):
+                api[prefix + node.name] = (", ".join(ast.unparse(b) for b in node.bases),
+                                           ast.get_docstring(node))
+                visit(node.body, prefix + node.name + ".")
+
+    visit(tree.body)
+    return api
+
+
+@BY_ID
+def test_stub_and_reference_have_the_same_signatures_and_docstrings(rung: Rung):
+    stub, reference = _api(rung.exercise_path), _api(rung.reference_path)
+    assert stub.keys() == reference.keys()
+    for name in stub:
+        assert stub[name] == reference[name], f"{rung.id}: {name} differs"
+
+
+@BY_ID
+def test_every_stub_task_is_a_todo_over_not_implemented(rung: Rung):
+    source = rung.exercise_path.read_text(encoding="utf-8")
+    assert source.count(f"# TODO({rung.id})") >= len(rung.tasks)
+    assert source.count(f'raise NotImplementedError("{rung.id}: ') >= len(rung.tasks)
+
+
+@BY_ID
+def test_the_stubs_doctest_passes_against_the_reference(rung: Rung):
+    module = load_module_from_path(rung.reference_path, f"doctest_{rung.slug}")
+    stub_doc = ast.get_docstring(ast.parse(rung.exercise_path.read_text(encoding="utf-8")))
+    assert stub_doc and ">>>" in stub_doc, f"{rung.id}: the stub's docstring has no example"
+    test = doctest.DocTestParser().get_doctest(stub_doc, dict(vars(module)), rung.id,
+                                               str(rung.exercise_path), 0)
+    runner = doctest.DocTestRunner(optionflags=doctest.NORMALIZE_WHITESPACE)
+    runner.run(test)
+    assert runner.summarize(verbose=False).failed == 0
+
+
+MUTANTS = [(rung, path) for rung in AVAILABLE for path in mutant_files(rung)]
+
+
+@pytest.mark.parametrize("rung,path", MUTANTS, ids=[f"{r.id}/{p.stem}" for r, p in MUTANTS])
+def test_each_mutant_fails_and_each_alternative_passes(rung: Rung, path):
+    expect = kata_expect(path)
+    result = grade(rung.id, str(path))
+    if expect["status"] == "pass":
+        assert result.status == "pass", describe(result)
+        return
+    assert path.name.startswith("mutant_"), "a file expected to fail is named mutant_*.py"
+    assert result.status == expect["status"], describe(result)
+    matching = [t for t in result.tests if t.status == "fail"
+                and t.task == expect["task"] and t.category == expect["category"]]
+    assert matching, f"no failure in {expect['task']}/{expect['category']}\n" + describe(result)
+    wanted = expect["message"].lower()
+    assert any(wanted in t.message.lower() for t in matching), (
+        f"no {expect['category']} failure says {expect['message']!r}\n" + describe(result))
