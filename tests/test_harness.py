@@ -1,0 +1,165 @@
+"""The harness itself: each check must reject the wrong answers it exists to reject."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from grader.harness import (
+    AS_FAST_AS_REFERENCE,
+    VECTORIZED,
+    Candidate,
+    Mistake,
+    assert_grads_match,
+    assert_matches,
+    assert_no_banned_ops,
+    assert_op_count_constant,
+    measure_speed_ratio,
+    record_ops,
+)
+from grader.strategies import randn
+
+
+def softmax_rows(x: torch.Tensor) -> torch.Tensor:
+    return torch.softmax(x, dim=-1)
+
+
+def layer_norm_two_pass(x: torch.Tensor) -> torch.Tensor:
+    mean = x.mean(-1, keepdim=True)
+    var = ((x - mean) ** 2).mean(-1, keepdim=True)
+    return (x - mean) / torch.sqrt(var + 1e-5)
+
+
+def layer_norm_one_pass(x: torch.Tensor) -> torch.Tensor:
+    mean = x.mean(-1, keepdim=True)
+    var = (x * x).mean(-1, keepdim=True) - mean * mean  # cancels catastrophically at an offset
+    return (x - mean) / torch.sqrt(var + 1e-5)
+
+
+@pytest.mark.parametrize("cheat", [torch.zeros_like, lambda x: x, torch.empty_like],
+                         ids=["zeros", "passthrough", "empty"])
+def test_trivial_outputs_never_pass(cheat):
+    """research §8.2.5: zeros, the input itself and stale memory must all fail."""
+    x = randn((8, 16), seed=1, dtype=torch.float32) * 0.01  # tiny outputs: where atol alone fails
+    with pytest.raises(AssertionError, match="are off"):
+        assert_matches(cheat(x), lambda t: softmax_rows(t) * 0.001, x)
+
+
+def test_error_ratio_rule_accepts_fp32_two_pass_and_rejects_one_pass_at_an_offset():
+    x = randn((64, 256), seed=2, dtype=torch.float32, offset=1000.0)
+    assert_matches(layer_norm_two_pass(x), torch.nn.functional.layer_norm, x, (256,))
+    with pytest.raises(AssertionError, match="are off"):
+        assert_matches(layer_norm_one_pass(x), torch.nn.functional.layer_norm, x, (256,))
+
+
+def test_shape_dtype_and_type_come_before_values():
+    x = randn((3, 4), seed=3)
+    with pytest.raises(AssertionError, match=r"shape \(4, 3\), expected \(3, 4\)"):
+        assert_matches(x.T, torch.exp, x, what="exp")
+    with pytest.raises(AssertionError, match="dtype torch.float32, expected torch.float64"):
+        assert_matches(x.float(), torch.exp, x, what="exp")
+    with pytest.raises(AssertionError, match="expected a torch.Tensor, got list"):
+        assert_matches(x.tolist(), torch.exp, x, what="exp")
+
+
+def test_the_message_names_the_worst_element_and_the_mistake():
+    x = randn((2, 5), seed=4)
+    wrong = torch.softmax(x, dim=0)
+    with pytest.raises(AssertionError) as failure:
+        assert_matches(wrong, softmax_rows, x, what="weights", mistakes=[
+            Mistake("softmax over the first axis", lambda t: torch.softmax(t, dim=0))])
+    message = str(failure.value)
+    assert message.startswith("weights: ")
+    assert "worst at index (" in message and "max abs error" in message
+    assert message.endswith("Likely mistake: softmax over the first axis.")
+
+
+def test_nan_positions_are_reported():
+    x = randn((2, 3), seed=5)
+    got = torch.exp(x)
+    got[1, 2] = float("nan")
+    with pytest.raises(AssertionError, match=r"NaN at 1 positions .* first at index \(1, 2\)"):
+        assert_matches(got, torch.exp, x)
+
+
+class _ZeroBackward(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        return x.exp()
+
+    @staticmethod
+    def backward(ctx, grad):
+        return torch.zeros_like(grad)
+
+
+def exponential(x: torch.Tensor) -> torch.Tensor:
+    return torch.exp(x)
+
+
+def test_a_zero_backward_fails_even_where_sum_would_not_notice():
+    x = randn((4, 6), seed=6)
+    with pytest.raises(AssertionError, match="gradient of exp w.r.t. `x`: 24 of 24 elements"):
+        assert_grads_match(_ZeroBackward.apply, exponential, x, what="exp")
+
+
+def test_a_detached_output_is_named():
+    x = randn((4, 6), seed=7)
+    with pytest.raises(AssertionError, match="cut off from the autograd graph"):
+        assert_grads_match(lambda t: torch.exp(t).detach(), torch.exp, x, what="exp")
+
+
+def _rows_in_a_loop(x: torch.Tensor) -> torch.Tensor:
+    return torch.stack([torch.softmax(row, dim=-1) for row in x])
+
+
+def test_op_count_catches_a_loop_and_passes_vectorized_code():
+    assert_op_count_constant(lambda n: (lambda: softmax_rows(torch.randn(n, 5))))
+    with pytest.raises(AssertionError, match="grows with the rows"):
+        assert_op_count_constant(lambda n: (lambda: _rows_in_a_loop(torch.randn(n, 5))),
+                                 dim="rows")
+
+
+def test_banned_ops_are_found_however_they_are_reached():
+    q = torch.randn(1, 3, 4)
+    sneaky = getattr(torch.nn.functional, "scaled_dot_" + "product_attention")
+    with pytest.raises(AssertionError, match="scaled_dot_product"):
+        assert_no_banned_ops(sneaky, q, q, q, banned={"scaled_dot_product": "write it"})
+    log = record_ops(softmax_rows, q)
+    assert "aten._softmax" in log.aten
+
+
+def test_the_candidate_handle_catches_inputs_changed_in_place():
+    module = type("M", (), {})()
+    module.double_it = lambda x: x.mul_(2)
+
+    def double_it(x):
+        return x.mul_(2)
+
+    handle = Candidate(type("Module", (), {"double_it": staticmethod(double_it)}), "mine.py")
+    with pytest.raises(AssertionError, match="changed its input `x` in place"):
+        handle.double_it(torch.ones(3))
+    with pytest.raises(AttributeError, match="mine.py has no `halve_it`"):
+        handle.halve_it  # noqa: B018
+
+
+def test_the_reference_against_itself_is_in_the_pass_band():
+    x = randn((64, 256), seed=8, dtype=torch.float32)
+    ratio = measure_speed_ratio(softmax_rows, softmax_rows, lambda i: (x + i,))
+    assert ratio <= AS_FAST_AS_REFERENCE.pass_at
+
+
+def test_a_per_row_loop_is_outside_the_vectorized_band():
+    x = randn((512, 16), seed=9, dtype=torch.float32)
+    ratio = measure_speed_ratio(_rows_in_a_loop, softmax_rows, lambda i: (x + i,))
+    assert ratio > VECTORIZED.fail_above
+
+
+@pytest.mark.slow
+def test_speed_verdicts_do_not_flake_over_20_runs():
+    x = randn((64, 256), seed=10, dtype=torch.float32)
+    y = randn((512, 16), seed=11, dtype=torch.float32)
+    for _ in range(20):
+        assert measure_speed_ratio(softmax_rows, softmax_rows, lambda i: (x + i,)) \
+            <= AS_FAST_AS_REFERENCE.pass_at
+        assert measure_speed_ratio(_rows_in_a_loop, softmax_rows, lambda i: (y + i,)) \
+            > VECTORIZED.fail_above
