@@ -95,3 +95,12 @@ def resolve(name: str) -> Rung:
     else:
         message += "; `kata list` shows them all"
     raise UnknownRung(message)
+
+
+def markdown_table(rungs: tuple[Rung, ...] | None = None) -> str:
+    """The README's rung table, generated so it can never drift from the catalog."""
+    rows = ["| rung | what you build | points | status |", "|---|---|---|---|"]
+    for rung in rungs or load_catalog():
+        status = "available" if rung.available else "planned"
+        rows.append(f"| `{rung.id}` | {rung.title} | {rung.points:g} | {status} |")
+    return "\n".join(rows)
