@@ -58,8 +58,10 @@ class RunState:
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("kata", "torchkata grading")
-    group.addoption("--kata-rung", dest="kata_rung", help="rung id the spec grades, e.g. 08-attention")
-    group.addoption("--kata-impl", dest="kata_impl", help="the .py file standing in for the learner module")
+    group.addoption("--kata-rung", dest="kata_rung",
+                    help="rung id the spec grades, e.g. 08-attention")
+    group.addoption("--kata-impl", dest="kata_impl",
+                    help="the .py file standing in for the learner module")
     group.addoption("--kata-reference", dest="kata_reference",
                     help="the reference module (default: the catalog's reference/ path)")
     group.addoption("--kata-device", dest="kata_device", default="cpu",

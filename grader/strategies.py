@@ -37,7 +37,7 @@ def randn(
     scale: float = 1.0,
     offset: float = 0.0,
 ) -> torch.Tensor:
-    """Normal values from a private generator: the same (shape, seed) always gives the same tensor."""
+    """Normal values from a private generator: one (shape, seed), one tensor, always."""
     generator = torch.Generator().manual_seed(seed)
     values = torch.randn(shape, generator=generator, dtype=torch.float64) * scale + offset
     return values.to(dtype=dtype, device=device)

@@ -7,7 +7,6 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-
 from grader.catalog import REPO_ROOT, Rung, load_catalog, resolve
 from grader.results import RungResult
 from grader.runner import check_rung

@@ -9,7 +9,7 @@ README = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
 def test_the_rung_table_is_generated_from_the_catalog():
     start = README.index("<!-- rungs")
     block = README[README.index("\n", start) + 1:README.index("<!-- /rungs -->")]
-    assert block.strip() == markdown_table(), "regenerate the table with grader.catalog.markdown_table()"
+    assert block.strip() == markdown_table(), "regenerate it with grader.catalog.markdown_table()"
 
 
 def test_every_command_and_option_is_in_the_readme():

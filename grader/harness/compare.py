@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import copy
 import inspect
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -256,8 +256,9 @@ def _compare_gradients(
                 f"gradient of {what}: no gradient reaches `{name}`; it should. Something between "
                 f"`{name}` and the output is not differentiable or was detached."
             )
-        low = g_64 if g_expected.dtype != torch.float64 else None
-        problem = compare_tensors(g_got, g_expected, low, f"gradient of {what} w.r.t. `{name}`", k)
+        truth = g_64 if g_expected.dtype != torch.float64 else None
+        label = f"gradient of {what} w.r.t. `{name}`"
+        problem = compare_tensors(g_got, g_expected, truth, label, k)
         if problem:
             raise AssertionError(problem)
 
@@ -324,7 +325,7 @@ def assert_module_grads_match(
               if isinstance(a, torch.Tensor) and a.is_floating_point()]
     names = [f"input {i}" for i in chosen] + [f"parameter {n}" for n in reference_params]
 
-    def run(module: nn.Module, params: dict[str, torch.Tensor], dtype: torch.dtype | None):
+    def run(module: nn.Module, params: Mapping[str, torch.Tensor], dtype: torch.dtype | None):
         leaves = [_leaf(a, dtype) for a in inputs]
         output = module(*leaves)
         return output, [leaves[i] for i in chosen] + [params[n] for n in reference_params]

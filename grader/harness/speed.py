@@ -111,7 +111,8 @@ def _interleaved_ratio(candidate_fn: Callable[..., Any], reference_fn: Callable[
             fn(*inputs[i % slots])
     candidate_calls = _calibrate(candidate_fn, inputs, cuda, block_seconds)
     reference_calls = _calibrate(reference_fn, inputs, cuda, block_seconds)
-    candidate_times, reference_times = [], []
+    candidate_times: list[float] = []
+    reference_times: list[float] = []
     for pair in range(pairs):
         sides = [(candidate_fn, candidate_calls, candidate_times),
                  (reference_fn, reference_calls, reference_times)]
