@@ -3,15 +3,10 @@
 from __future__ import annotations
 
 import difflib
-import sys
+import tomllib
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 REPO_ROOT = PACKAGE_DIR.parent

@@ -83,7 +83,7 @@ def pytest_configure(config: pytest.Config) -> None:
         pass
     settings.register_profile(
         "kata", max_examples=12, deadline=None, derandomize=True, database=None,
-        print_blob=False,
+        print_blob=False, report_multiple_bugs=False,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                HealthCheck.filter_too_much],
     )
@@ -100,9 +100,11 @@ def resolve_device(name: str) -> Any:
     import torch
 
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise pytest.UsageError("--device cuda: torch sees no CUDA device on this machine")
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda":
+        if not torch.cuda.is_available():
+            raise pytest.UsageError("--device cuda: torch sees no CUDA device on this machine")
+        return torch.device("cuda", torch.cuda.current_device())  # tensors report cuda:0
     return torch.device(name)
 
 
@@ -156,7 +158,9 @@ def _learner_frame(excinfo: pytest.ExceptionInfo[BaseException], impl: Path | No
 
 
 def _notes(exc: BaseException) -> str:
-    notes = [n for n in getattr(exc, "__notes__", []) if n.startswith("Falsifying")]
+    """Hypothesis's note naming the failing example, when there is one."""
+    notes = [n for n in getattr(exc, "__notes__", [])
+             if n.startswith(("Falsifying", "Failing test case"))]
     return ("\n  " + notes[0].replace("\n", "\n  ")) if notes else ""
 
 
@@ -167,6 +171,9 @@ def classify(
     from grader.harness.speed import SpeedGrayZone
 
     exc = excinfo.value
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:  # Hypothesis's Flaky, groups
+        exc = exc.exceptions[0]
+        excinfo = pytest.ExceptionInfo.from_exception(exc)
     if isinstance(exc, SpeedGrayZone):
         return "gray", str(exc), {}
     if isinstance(exc, NotImplementedError) and _learner_frame(excinfo, impl):

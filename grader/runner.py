@@ -157,6 +157,7 @@ def run_worker(
             sys.executable, "-m", "pytest", *targets,
             "-p", "grader.plugin", "--noconftest", "-p", "no:cacheprovider",
             "-c", str(work / "pytest.ini"), "--rootdir", str(work), "-q", "-rN",
+            "--assert=plain",  # spec messages are the report; no rewritten-assert clutter
             "--kata-rung", rung.id, "--kata-impl", str(learner),
             "--kata-reference", str(rung.reference_path), "--kata-device", device,
         ]

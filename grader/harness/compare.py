@@ -197,7 +197,10 @@ def assert_matches(
     k: float = 2.0,
     **kwargs: Any,
 ) -> None:
-    """Fail unless `actual` equals `reference_fn(*args, **kwargs)` under the error-ratio rule."""
+    """Fail unless `actual` equals `reference_fn(*args, **kwargs)` under the error-ratio rule.
+
+    `reference_fn` may be an nn.Module: its float64 run uses a float64 copy.
+    """
     with harness_internal():
         expected = reference_fn(*_clone(args), **_clone(kwargs))
     if not isinstance(expected, torch.Tensor):
@@ -207,8 +210,10 @@ def assert_matches(
         return
     expected64 = None
     if expected.is_floating_point() and expected.dtype != torch.float64:
+        reference64 = _to_float64(reference_fn) if isinstance(reference_fn, nn.Module) \
+            else reference_fn
         with harness_internal():
-            expected64 = reference_fn(*_to_float64(args), **_to_float64(kwargs))
+            expected64 = reference64(*_to_float64(args), **_to_float64(kwargs))
     problem = compare_tensors(actual, expected, expected64, what, k)
     if problem:
         raise AssertionError(problem + _diagnose(actual, mistakes, args, kwargs))

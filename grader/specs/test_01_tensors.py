@@ -46,6 +46,12 @@ def far_tolerance(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return 2 * (D + 2) * eps * (sq_x[:, None] + sq_y[None, :])  # (N, M)
 
 
+def require(condition: bool, message: str) -> None:
+    """Fail with `message` alone; a bare assert would add pytest's introspection to it."""
+    if not condition:
+        raise AssertionError(message)
+
+
 def float_dtypes() -> st.SearchStrategy[torch.dtype]:
     return st.sampled_from((torch.float32, torch.float64))
 
@@ -105,14 +111,14 @@ def test_distances_are_n_by_m_in_the_input_dtype(candidate):
     for dtype in (torch.float32, torch.float64):
         x, y = randn((3, 4), seed=0, dtype=dtype), randn((5, 4), seed=1, dtype=dtype)
         out = candidate.pairwise_sq_distances(x, y)
-        assert isinstance(out, torch.Tensor), (
-            f"pairwise_sq_distances returned {type(out).__name__}; return a tensor")
-        assert out.shape == (3, 5), (
+        require(isinstance(out, torch.Tensor), (
+            f"pairwise_sq_distances returned {type(out).__name__}; return a tensor"))
+        require(out.shape == (3, 5), (
             f"pairwise_sq_distances(x of shape (3, 4), y of shape (5, 4)) has shape "
             f"{tuple(out.shape)}; expected (3, 5) = (N, M): one row per point of x, one column "
-            f"per point of y")
-        assert out.dtype == dtype, (
-            f"pairwise_sq_distances on {dtype} inputs returned {out.dtype}; keep the input dtype")
+            f"per point of y"))
+        require(out.dtype == dtype, (
+            f"pairwise_sq_distances on {dtype} inputs returned {out.dtype}; keep the input dtype"))
 
 
 @pytest.mark.task("pairwise_sq_distances", category="values")
@@ -132,8 +138,8 @@ def test_distances_stay_accurate_far_from_the_origin(candidate, N, M, D, seed):
     x = randn((N, D), seed, torch.float32, offset=FAR_FROM_ORIGIN)
     y = randn((M, D), seed + 1, torch.float32, offset=FAR_FROM_ORIGIN)
     out = candidate.pairwise_sq_distances(x, y)
-    assert isinstance(out, torch.Tensor) and out.shape == (N, M) and out.dtype == torch.float32, (
-        "pairwise_sq_distances on float32 inputs must return a float32 (N, M) tensor")
+    require(isinstance(out, torch.Tensor) and out.shape == (N, M) and out.dtype == torch.float32, (
+        "pairwise_sq_distances on float32 inputs must return a float32 (N, M) tensor"))
     truth = (x.double()[:, None, :] - y.double()[None, :, :]).pow(2).sum(-1)  # (N, M)
     error = (out.double() - truth).abs().nan_to_num(nan=math.inf)
     allowed = far_tolerance(x, y)
@@ -144,8 +150,8 @@ def test_distances_stay_accurate_far_from_the_origin(candidate, N, M, D, seed):
             f"{FAR_FROM_ORIGIN:g}, N={N}, M={M}, D={D}): {int((error > allowed).sum())} of "
             f"{N * M} entries are off by more than float32 rounding explains.\n"
             f"  worst at ({i}, {j}): got {out[i, j].item():.6g}, expected {truth[i, j].item():.6g}"
-            f" (error {error[i, j].item():.3g}, allowed {allowed[i, j].item():.3g})\n"
-            "  Compute in the input dtype (float32), not in half precision."
+            f" (error {error[i, j].item():.4g}, allowed {allowed[i, j].item():.4g})\n"
+            "  Compute in the input dtype (float32), not in a 16-bit dtype (float16, bfloat16)."
         )
 
 
@@ -167,10 +173,14 @@ def test_distances_are_never_negative(candidate, N, D, seed):
 
 
 @pytest.mark.task("pairwise_sq_distances", category="grad")
-@given(N=sizes(1, 5), M=sizes(1, 5), D=sizes(1, 5), seed=seeds(), dtype=float_dtypes())
-def test_distance_gradients_match_the_reference(candidate, reference, N, M, D, seed, dtype):
-    """Gradients reach both x and y and equal the reference's, for a random upstream gradient."""
-    x, y = randn((N, D), seed, dtype), randn((M, D), seed + 1, dtype)
+@given(N=sizes(1, 5), M=sizes(1, 5), D=sizes(1, 5), seed=seeds())
+def test_distance_gradients_match_the_reference(candidate, reference, N, M, D, seed):
+    """Gradients reach both x and y and equal the reference's, for a random upstream gradient.
+
+    Float64 inputs: in float32, an expansion clamped at 0 has a zero gradient wherever two points
+    nearly coincide (|x - y| below about 1e-4 |x|), which is the clamp at work, not a mistake.
+    """
+    x, y = randn((N, D), seed), randn((M, D), seed + 1)  # float64
     assert_grads_match(candidate.pairwise_sq_distances, reference.pairwise_sq_distances, x, y,
                        what="pairwise_sq_distances", seed=seed)
 
@@ -194,10 +204,10 @@ def test_distances_use_no_python_loop(candidate):
 def test_distances_do_not_call_cdist(candidate):
     """torch.cdist computes exactly this; the exercise is to build it from broadcasting."""
     x, y = randn((4, 3), 0), randn((30, 3), 1)
-    assert_no_banned_ops(candidate.pairwise_sq_distances, x, y, banned={
-        "cdist": "Build the distances from broadcasting: x[:, None, :] - y[None, :, :].",
-        "euclidean_dist": "Build the distances from broadcasting: x[:, None, :] - y[None, :, :].",
-    })
+    advice = ("torch.cdist computes these distances for you; build them from broadcasting "
+              "instead: x[:, None, :] - y[None, :, :].")
+    assert_no_banned_ops(candidate.pairwise_sq_distances, x, y,
+                         banned={"cdist": advice, "euclidean_dist": advice})
 
 
 # one_hot --------------------------------------------------------------------------------------
@@ -225,13 +235,13 @@ def test_one_hot_is_float32_with_the_class_axis_last(candidate):
     for shape in ((), (5,), (2, 3)):
         indices = _random_indices(shape, 4, seed=0)
         out = candidate.one_hot(indices, 4)
-        assert isinstance(out, torch.Tensor), f"one_hot returned {type(out).__name__}"
-        assert out.shape == (*shape, 4), (
+        require(isinstance(out, torch.Tensor), f"one_hot returned {type(out).__name__}")
+        require(out.shape == (*shape, 4), (
             f"one_hot(indices of shape {shape}, num_classes=4) has shape {tuple(out.shape)}; "
-            f"expected {(*shape, 4)}: the indices' shape plus a class axis at the end")
-        assert out.dtype == torch.float32, (
+            f"expected {(*shape, 4)}: the indices' shape plus a class axis at the end"))
+        require(out.dtype == torch.float32, (
             f"one_hot returned {out.dtype}; it must be float32 (ready to multiply with weights "
-            "or feed to a loss), whatever the indices' dtype. Convert with .to(torch.float32).")
+            "or feed to a loss), whatever the indices' dtype. Convert with .to(torch.float32)."))
 
 
 @pytest.mark.task("one_hot", category="values")
@@ -253,13 +263,17 @@ def test_one_hot_rows_sum_to_one_at_the_index(candidate, shape, num_classes, see
     indices = _random_indices(shape, num_classes, seed)
     out = candidate.one_hot(indices, num_classes)
     sums = out.sum(dim=-1)
-    assert torch.equal(sums, torch.ones_like(sums)), (
-        f"one_hot rows must sum to 1; found a row summing to {sums[sums != 1][0].item():g} "
-        f"(indices of shape {shape}, num_classes={num_classes})")
+    off = sums != 1
+    if off.any():
+        raise AssertionError(
+            f"one_hot rows must sum to 1; found a row summing to {sums[off][0].item():g} "
+            f"(indices of shape {shape}, num_classes={num_classes})")
     hot = out.argmax(dim=-1)
-    assert torch.equal(hot, indices), (
-        f"one_hot puts its 1.0 in the wrong place: index {indices[hot != indices][0].item()} "
-        f"became a 1.0 at position {hot[hot != indices][0].item()}")
+    misplaced = hot != indices
+    if misplaced.any():
+        raise AssertionError(
+            f"one_hot puts its 1.0 in the wrong place: index {indices[misplaced][0].item()} "
+            f"became a 1.0 at position {hot[misplaced][0].item()}")
 
 
 @pytest.mark.task("one_hot", category="properties")
@@ -361,9 +375,9 @@ def test_broadcast_shape_agrees_with_torch(candidate, pair):
     except ValueError:
         got = None
     if got is not None:
-        assert isinstance(got, tuple) and all(
+        require(isinstance(got, tuple) and all(
             isinstance(s, int) and not isinstance(s, bool) for s in got), (
-            f"broadcast_shape({a}, {b}) returned {got!r}; return a tuple of Python ints")
+            f"broadcast_shape({a}, {b}) returned {got!r}; return a tuple of Python ints"))
     if got == expected:
         return
     reason = ("torch refuses to broadcast these" if expected is None
@@ -398,15 +412,15 @@ def test_broadcast_shape_is_plain_python(candidate, monkeypatch):
         except ValueError:
             continue
         ops = list(log.names())
-        assert not called, (
+        require(not called, (
             f"broadcast_shape({a}, {b}) called torch.broadcast_shapes. This task is the rule "
-            "itself: work it out from the two tuples in plain Python.")
-        assert not ops, (
+            "itself: work it out from the two tuples in plain Python."))
+        require(not ops, (
             f"broadcast_shape({a}, {b}) ran tensor operations ({', '.join(sorted(set(ops)))}). "
-            "This is a plain-Python exercise on tuples: don't create tensors to ask torch.")
-    assert not called, (
+            "This is a plain-Python exercise on tuples: don't create tensors to ask torch."))
+    require(not called, (
         "broadcast_shape called torch.broadcast_shapes. This task is the rule itself: work it "
-        "out from the two tuples in plain Python.")
+        "out from the two tuples in plain Python."))
 
 
 # sliding_windows ------------------------------------------------------------------------------
@@ -457,12 +471,12 @@ def test_sliding_windows_keep_only_full_windows(candidate):
         x = torch.arange(n, dtype=torch.float32)
         out = candidate.sliding_windows(x, size, stride)
         expected = (num_windows(n, size, stride), size)
-        assert isinstance(out, torch.Tensor), f"sliding_windows returned {type(out).__name__}"
-        assert tuple(out.shape) == expected, (
+        require(isinstance(out, torch.Tensor), f"sliding_windows returned {type(out).__name__}")
+        require(tuple(out.shape) == expected, (
             f"sliding_windows(x of length {n}, size={size}, stride={stride}) has shape "
             f"{tuple(out.shape)}; expected {expected}: {expected[0]} full windows = "
-            f"({n} - {size}) // {stride} + 1, each of {size} elements")
-        assert out.dtype == x.dtype, f"sliding_windows changed the dtype to {out.dtype}"
+            f"({n} - {size}) // {stride} + 1, each of {size} elements"))
+        require(out.dtype == x.dtype, f"sliding_windows changed the dtype to {out.dtype}")
 
 
 @pytest.mark.task("sliding_windows", category="values")
@@ -485,15 +499,15 @@ def test_sliding_windows_share_storage_with_x(candidate, case):
     x = _layout_view(randn((2 * n + 3,), seed), n, layout)
     out = candidate.sliding_windows(x, size, stride)
     call = f"sliding_windows(x of length {n} ({layout}), size={size}, stride={stride})"
-    assert out.untyped_storage().data_ptr() == x.untyped_storage().data_ptr(), (
+    require(out.untyped_storage().data_ptr() == x.untyped_storage().data_ptr(), (
         f"{call} returned a copy: its storage is not x's. Build the windows as a view "
-        "(x.as_strided or x.unfold) and don't call clone, contiguous, stack or cat on them.")
-    expected = x.unfold(0, size, stride) * -1
+        "(x.as_strided or x.unfold) and don't call clone, contiguous, stack or cat on them."))
+    before = out.detach().clone()
     with torch.no_grad():
         x.mul_(-1)
-    assert torch.equal(out, expected), (
-        f"{call}: after x.mul_(-1) the windows don't show the new values of x, so they are not "
-        "a view of x.")
+    require(torch.equal(out, -before), (
+        f"{call}: after x.mul_(-1) some window entries kept their old values. Every entry of "
+        "the windows must be an element of x itself, so that a change to x shows up in them."))
 
 
 @pytest.mark.task("sliding_windows", category="properties")
@@ -532,7 +546,7 @@ NBYTES_MISTAKES = (
 
 
 @pytest.mark.task("tensor_nbytes", category="values")
-@given(shape=small_shapes(min_dims=0, max_dims=4, min_side=0, max_side=3000),
+@given(shape=small_shapes(min_dims=0, max_dims=4, min_side=0, max_side=40),
        dtype=st.sampled_from(DTYPES))
 @example(shape=(50257, 768), dtype=torch.float32)
 @example(shape=(1024, 768), dtype=torch.bfloat16)
@@ -543,12 +557,13 @@ def test_tensor_nbytes_is_numel_times_element_size(candidate, shape, dtype):
     numel = torch.Size(shape).numel()
     expected = numel * element_size(dtype)
     got = candidate.tensor_nbytes(shape, dtype)
-    assert isinstance(got, numbers.Integral) and not isinstance(got, bool), (
+    require(isinstance(got, numbers.Integral) and not isinstance(got, bool), (
         f"tensor_nbytes({shape}, {dtype}) returned {got!r} ({type(got).__name__}); return an "
-        "int (note that numpy.prod(()) is the float 1.0, while math.prod(()) is the int 1)")
+        "int (note that numpy.prod(()) is the float 1.0, while math.prod(()) is the int 1)"))
     if got != expected:
-        message = (f"tensor_nbytes({shape}, {dtype}) returned {got}, expected {expected} = "
-                   f"{numel} elements * {element_size(dtype)} bytes")
+        size = element_size(dtype)
+        message = (f"tensor_nbytes({shape}, {dtype}) returned {got}, expected {expected}: "
+                   f"{numel} element{'s' * (numel != 1)} of {size} byte{'s' * (size != 1)}")
         for description, mistake in NBYTES_MISTAKES:
             if mistake(numel, dtype) == got:
                 message += f"\n  Likely mistake: {description}."
@@ -568,7 +583,7 @@ def test_tensor_nbytes_works_for_tensors_too_big_to_allocate(candidate):
         raise AssertionError(
             f"tensor_nbytes({shape}, {dtype}) raised RuntimeError: {exc}. Work the answer out "
             "from the shape and the dtype's element size; don't allocate the tensor.") from None
-    assert got == 2**42, f"tensor_nbytes({shape}, {dtype}) returned {got}, expected {2**42}"
+    require(got == 2**42, f"tensor_nbytes({shape}, {dtype}) returned {got}, expected {2**42}")
 
 
 # batched_outer --------------------------------------------------------------------------------
@@ -596,14 +611,14 @@ def test_batched_outer_is_b_by_n_by_m(candidate):
     for dtype in (torch.float32, torch.float64):
         a, b = randn((2, 3), 0, dtype), randn((2, 5), 1, dtype)
         out = candidate.batched_outer(a, b)
-        assert isinstance(out, torch.Tensor), f"batched_outer returned {type(out).__name__}"
+        require(isinstance(out, torch.Tensor), f"batched_outer returned {type(out).__name__}")
         message = (f"batched_outer(a of shape (2, 3), b of shape (2, 5)) has shape "
                    f"{tuple(out.shape)}; expected (2, 3, 5) = (B, N, M)")
         if tuple(out.shape) == (2, 5, 3):
             message += (": your result is transposed. out[k, i, j] = a[k, i] * b[k, j], so a's "
                         "index comes first")
-        assert out.shape == (2, 3, 5), message
-        assert out.dtype == dtype, f"batched_outer on {dtype} inputs returned {out.dtype}"
+        require(out.shape == (2, 3, 5), message)
+        require(out.dtype == dtype, f"batched_outer on {dtype} inputs returned {out.dtype}")
 
 
 @pytest.mark.task("batched_outer", category="values")

@@ -1,9 +1,9 @@
-"""08-attention alternative: an additive float mask, pre-scaled queries and log-sum-exp weights.
+"""08-attention alternative: an additive float mask, pre-scaled queries and log-domain weights.
 
 Correct, but numerically different from the reference: q is scaled before the matmul, the mask
-becomes an additive bias of 0 / -inf, the softmax is exp(s - logsumexp(s)), heads are split with
-reshape + permute and merged with permute + flatten, and the causal mask buffer is built once and
-sliced.
+becomes an additive bias of 0 / -inf, the weights are exp(log_softmax(s)) (and, in
+scaled_dot_product_attention, exp(s - logsumexp(s))), heads are split with reshape + permute and
+merged with permute + flatten, and the causal mask is a buffer built once and sliced.
 """
 
 from __future__ import annotations
@@ -14,19 +14,19 @@ from torch import Tensor, nn
 KATA_EXPECT = {"status": "pass"}
 
 
-def _weights(q: Tensor, k: Tensor, mask: Tensor | None) -> Tensor:
-    scores = (q * q.shape[-1] ** -0.5) @ k.mT  # (..., L, S)
-    if mask is not None:
-        bias = torch.zeros(mask.shape, dtype=scores.dtype, device=scores.device)
-        scores = scores + bias.masked_fill(~mask, float("-inf"))
-    return torch.exp(scores - torch.logsumexp(scores, dim=-1, keepdim=True))
+def _additive(mask: Tensor, dtype: torch.dtype) -> Tensor:
+    """0 where attending is allowed, -inf where it is not."""
+    return torch.zeros(mask.shape, dtype=dtype, device=mask.device).masked_fill(~mask, -torch.inf)
 
 
 def scaled_dot_product_attention(
     q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None = None
 ) -> Tensor:
     """Return softmax(q kᵀ / √d, -inf where mask is False) @ v."""
-    return _weights(q, k, mask) @ v
+    scores = (q * q.shape[-1] ** -0.5) @ k.mT  # (..., L, S)
+    if mask is not None:
+        scores = scores + _additive(mask, scores.dtype)
+    return torch.exp(scores - torch.logsumexp(scores, dim=-1, keepdim=True)) @ v
 
 
 def causal_mask(seq_len: int, device: torch.device | str | None = None) -> Tensor:
@@ -57,7 +57,8 @@ class MultiHeadAttention(nn.Module):
         self.W_value = nn.Linear(d_in, d_out, bias=qkv_bias)
         self.out_proj = nn.Linear(d_out, d_out)
         self.attn_dropout = nn.Dropout(dropout)
-        self.register_buffer("allowed", causal_mask(context_length), persistent=False)
+        self.register_buffer("bias", _additive(causal_mask(context_length), torch.float32),
+                             persistent=False)
 
     def _heads(self, t: Tensor) -> Tensor:
         B, T, D = t.shape
@@ -66,6 +67,7 @@ class MultiHeadAttention(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         T = x.shape[1]
         q, k, v = (self._heads(p(x)) for p in (self.W_query, self.W_key, self.W_value))
-        weights = self.attn_dropout(_weights(q, k, self.allowed[:T, :T]))  # (B, H, T, T)
+        scores = (q * q.shape[-1] ** -0.5) @ k.mT + self.bias[:T, :T]  # (B, H, T, T)
+        weights = self.attn_dropout(torch.log_softmax(scores, dim=-1).exp())
         context = (weights @ v).permute(0, 2, 1, 3).flatten(2)  # (B, T, d_out)
         return self.out_proj(context)

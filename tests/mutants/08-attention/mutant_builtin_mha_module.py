@@ -10,7 +10,7 @@ import math
 import torch
 from torch import Tensor, nn
 
-KATA_EXPECT = {"status": "fail", "task": "MultiHeadAttention", "category": "structure", "message": "nn.modules.activation.MultiheadAttention"}
+KATA_EXPECT = {"status": "fail", "task": "MultiHeadAttention", "category": "structure", "message": "MultiheadAttention"}
 
 
 def _attention_weights(q: Tensor, k: Tensor, mask: Tensor | None) -> Tensor:
