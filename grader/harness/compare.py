@@ -80,11 +80,16 @@ def _index(flat_index: int, shape: torch.Size) -> tuple[int, ...]:
 
 
 def _diagnose(actual: Any, mistakes: Sequence[Mistake], args: tuple, kwargs: dict) -> str:
-    """Name the first mistake whose output `actual` reproduces."""
+    """Name the first mistake whose output `actual` reproduces.
+
+    Mistakes get the original arguments, not clones: a clone of a strided view is contiguous,
+    and some mistakes (assuming contiguity) only show on the real layout. They must not modify
+    them.
+    """
     for mistake in mistakes:
         try:
             with harness_internal():
-                wrong = mistake.compute(*_clone(args), **_clone(kwargs))
+                wrong = mistake.compute(*args, **kwargs)
         except Exception:  # a mistake that cannot run on these inputs names nothing
             continue
         if _same(actual, wrong):

@@ -28,12 +28,14 @@ from grader.strategies import randn, seeds, sizes, small_shapes
 pytestmark = pytest.mark.rung("01-tensors")
 
 # The one tolerance of this spec that is not the harness's error-ratio rule. Far from the origin,
-# float32 distances can only be as good as the rounding of ||x||² and ||y||²: the expansion
+# float32 distances are only as good as the rounding of ||x||² and ||y||² allows. The expansion
 # ||x||² - 2 x·y + ||y||² (what torch.cdist uses for large inputs) is off by up to about
-# 6 * eps * (||x_i||² + ||y_j||²) (measured, D <= 64, 80 seeds), while x - y first is exact to a few
-# eps of the distance itself. We allow the textbook worst-case bound of the expansion,
-# 2 * (D + 2) * eps * (||x_i||² + ||y_j||²), so every correct float32 formula passes and a
-# computation in half precision (eps 2**-11 or 2**-8, not 2**-24) fails by orders of magnitude.
+# 6 * eps * (||x_i||² + ||y_j||²) (measured: D from 1 to 64, offsets up to 1000, 20 seeds each):
+# errors near 1 on distances near 8 at D = 4. Subtracting first stays within a few eps of the
+# distance itself. The rung accepts both formulas (its README says why), so this check allows the
+# textbook worst-case bound of the expansion, 2 * (D + 2) * eps * (||x_i||² + ||y_j||²). That bound
+# is loose on purpose: arithmetic in a 16-bit dtype is caught by the ordinary values test, and the
+# expansion's one real trap, a negative result, by the never-negative property.
 FAR_FROM_ORIGIN = 1000.0
 
 

@@ -1,5 +1,5 @@
-"""Mutant of 01-tensors: pairwise_sq_distances computes in float16 and casts back, losing float32
-accuracy."""
+"""Mutant of 01-tensors: pairwise_sq_distances computes in bfloat16 to save memory and casts back,
+losing float32 accuracy."""
 
 import math
 
@@ -7,12 +7,12 @@ import torch
 from torch import Tensor
 
 KATA_EXPECT = {"status": "fail", "task": "pairwise_sq_distances",
-               "category": "values", "message": "half precision"}
+               "category": "values", "message": "are off"}
 
 
 def pairwise_sq_distances(x: Tensor, y: Tensor) -> Tensor:
     """Squared Euclidean distances between the rows of x (N, D) and y (M, D), as (N, M)."""
-    diff = x.half()[:, None, :] - y.half()[None, :, :]  # (N, 1, D) - (1, M, D) -> (N, M, D)
+    diff = x.bfloat16()[:, None, :] - y.bfloat16()[None, :, :]  # (N, 1, D) - (1, M, D) -> (N, M, D)
     # Subtracting before squaring keeps full precision when the points sit far from the origin,
     # where ||x||² - 2 x·y + ||y||² loses digits to cancellation.
     return diff.pow(2).sum(dim=-1).to(x.dtype)  # (N, M)
