@@ -157,11 +157,22 @@ def _learner_frame(excinfo: pytest.ExceptionInfo[BaseException], impl: Path | No
     return ""
 
 
+FIXTURE_NAMES = ("candidate", "reference", "device")
+
+
 def _notes(exc: BaseException) -> str:
-    """Hypothesis's note naming the failing example, when there is one."""
-    notes = [n for n in getattr(exc, "__notes__", [])
-             if n.startswith(("Falsifying", "Failing test case"))]
-    return ("\n  " + notes[0].replace("\n", "\n  ")) if notes else ""
+    """Hypothesis's failing example, as one line of the drawn values (fixtures left out)."""
+    for note in getattr(exc, "__notes__", []):
+        if not note.startswith(("Falsifying", "Failing test case")):
+            continue
+        values = []
+        for line in note.splitlines()[1:]:
+            name, sep, value = line.strip().partition("=")
+            if sep and name.isidentifier() and name not in FIXTURE_NAMES:
+                values.append(f"{name}={value.split('  #')[0].rstrip(',')}")
+        if values:
+            return "\n  Example drawn: " + ", ".join(values)
+    return ""
 
 
 def classify(

@@ -1,12 +1,11 @@
 """The catalog is the one list of rungs: it matches RUNGS.md's ladder and the files on disk."""
 
-import ast
-
 import pytest
 
 from grader.catalog import REPO_ROOT, SPECS_DIR, UnknownRung, load_catalog, resolve
+from grader.plugin import CATEGORIES
 
-from .helpers import AVAILABLE, MUTANTS_DIR
+from .helpers import AVAILABLE, MUTANTS_DIR, grade
 
 RUNG_IDS = [
     "01-tensors", "02-autograd", "03-module", "04-dataset", "05-training-loop", "06-amp",
@@ -14,17 +13,6 @@ RUNG_IDS = [
     "13-generation", "14-pretraining", "15-classifier", "16-instruct", "17-lora",
     "18-preference", "19-micrograd", "20-checkpoint-deploy", "21-distributed", "22-memory",
 ]
-
-
-def spec_tasks(rung):
-    """Task names used by @pytest.mark.task(...) in a rung's spec, read with ast."""
-    tasks = set()
-    for node in ast.walk(ast.parse(rung.spec_path.read_text(encoding="utf-8"))):
-        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-                and node.func.attr == "task" and node.args
-                and isinstance(node.args[0], ast.Constant)):
-            tasks.add(node.args[0].value)
-    return tasks
 
 
 def test_all_22_rungs_in_ladder_order():
@@ -50,9 +38,11 @@ def test_available_rungs_ship_stub_readme_reference_spec_and_mutants():
         assert len(list((MUTANTS_DIR / rung.id).glob("alt_*.py"))) >= 2, rung.id
 
 
-def test_spec_tasks_are_exactly_the_catalog_tasks():
+def test_spec_tasks_are_exactly_the_catalog_tasks_and_categories_are_known():
     for rung in AVAILABLE:
-        assert spec_tasks(rung) == set(rung.tasks), rung.id
+        tests = grade(rung.id, "reference").tests
+        assert {t.task for t in tests} == set(rung.tasks), rung.id
+        assert {t.category for t in tests} <= set(CATEGORIES), rung.id
 
 
 def test_no_exercise_reference_or_spec_outside_the_catalog():
