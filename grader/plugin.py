@@ -9,6 +9,7 @@ exit code, not the output.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import random
@@ -116,9 +117,40 @@ def _marker_info(item: pytest.Item) -> tuple[str, str]:
     return task, marker.kwargs.get("category", "")
 
 
+class TaskTodo(BaseException):
+    """A NotImplementedError from the learner's stub, carried past Hypothesis.
+
+    Hypothesis shrinks and replays every failing example; a stub that is not written yet fails
+    the same way on all of them, so replaying only costs time. A BaseException that is not an
+    Exception passes straight through Hypothesis.
+    """
+
+    def __init__(self, original: NotImplementedError) -> None:
+        super().__init__(str(original))
+        self.original = original
+
+
+def _stop_at_todo(inner: Any, impl: Path | None) -> Any:
+    @functools.wraps(inner)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return inner(*args, **kwargs)
+        except NotImplementedError as exc:
+            if _learner_frame(pytest.ExceptionInfo.from_exception(exc), impl):
+                raise TaskTodo(exc) from exc
+            raise
+
+    return run
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Speed and GPU checks run last, once correctness has had its say."""
     items.sort(key=lambda item: _marker_info(item)[1] in RUN_LAST)
+    state = config.stash.get(_STATE, None)
+    for item in items:
+        hypothesis_handle = getattr(getattr(item, "obj", None), "hypothesis", None)
+        if state is not None and hypothesis_handle is not None:
+            hypothesis_handle.inner_test = _stop_at_todo(hypothesis_handle.inner_test, state.impl)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -185,6 +217,8 @@ def classify(
     while isinstance(exc, BaseExceptionGroup) and exc.exceptions:  # Hypothesis's Flaky, groups
         exc = exc.exceptions[0]
         excinfo = pytest.ExceptionInfo.from_exception(exc)
+    if isinstance(exc, TaskTodo):
+        return "todo", f"not implemented yet ({exc})", {}
     if isinstance(exc, SpeedGrayZone):
         return "gray", str(exc), {}
     if isinstance(exc, NotImplementedError) and _learner_frame(excinfo, impl):
