@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import sys
+import textwrap
 from pathlib import Path
 from typing import Any
 
 import click
 
 from grader.catalog import UnknownRung, load_catalog, resolve
-from grader.progress import load_progress, record_progress
+from grader.progress import load_progress, next_hint_level, record_progress
 from grader.reports import RENDERERS
 from grader.runner import SetupError, check_rungs
 
@@ -106,3 +107,25 @@ def check(rungs: tuple[str, ...], check_all: bool, impl: str, device: str, outpu
         record_progress(result)
     click.echo(RENDERERS[output_format](result, verbose))
     return result.exit_code
+
+
+@cli.command()
+@click.argument("rung")
+def hint(rung: str) -> int:
+    """Show the next hint for a rung; each call reveals one more (three in all).
+
+    \b
+    Example:
+        kata hint 08-attention
+    """
+    try:
+        chosen = resolve(rung)
+    except UnknownRung as exc:
+        raise click.UsageError(str(exc)) from None
+    level = next_hint_level(chosen.id, len(chosen.hints))
+    for number, text in enumerate(chosen.hints[:level], start=1):
+        click.echo(f"Hint {number} of {len(chosen.hints)} for {chosen.id}:")
+        click.echo(textwrap.indent(textwrap.fill(text, 96), "  "))
+    if level < len(chosen.hints):
+        click.echo(f"(`kata hint {chosen.id}` again for the next one)")
+    return 0

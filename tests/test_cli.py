@@ -41,7 +41,7 @@ def test_bad_input_gets_one_clear_line_and_exit_2(args, message):
 
 
 def test_every_command_has_help_with_an_example():
-    for command in ("list", "check"):
+    for command in ("list", "check", "hint"):
         result = kata(command, "--help")
         assert result.exit_code == 0
         assert "Example" in result.output
@@ -73,3 +73,13 @@ def test_verbose_lists_every_check():
     loud = kata("check", "01", "--impl", "reference", "-v")
     assert quiet.exit_code == loud.exit_code == 0
     assert len(loud.output.splitlines()) > len(quiet.output.splitlines())
+
+
+def test_hints_are_revealed_one_more_per_call():
+    first, second, third, fourth = (kata("hint", "attention") for _ in range(4))
+    assert first.exit_code == 0, first.output
+    assert first.output.count("Hint ") == 1 and "again for the next one" in first.output
+    assert second.output.count("Hint ") == 2
+    assert third.output.count("Hint ") == fourth.output.count("Hint ") == 3
+    assert "again for the next one" not in third.output
+    assert kata("hint", "atention").exit_code == 2
