@@ -197,11 +197,19 @@ def _notes(exc: BaseException) -> str:
     for note in getattr(exc, "__notes__", []):
         if not note.startswith(("Falsifying", "Failing test case")):
             continue
-        values = []
+        drawn: list[list[str]] = []
         for line in note.splitlines()[1:]:
-            name, sep, value = line.strip().partition("=")
-            if sep and name.isidentifier() and name not in FIXTURE_NAMES:
-                values.append(f"{name}={value.split('  #')[0].rstrip(',')}")
+            name, sep, _ = line.strip().partition("=")
+            if sep and name.isidentifier() and line.startswith("    ") \
+                    and not line.startswith("     "):
+                drawn.append([line.strip()])
+            elif drawn and line.strip() not in (")", ""):
+                drawn[-1].append(line.strip())
+        values = []
+        for parts in drawn:
+            text = " ".join(p.split("  #")[0] for p in parts).rstrip(",")
+            if text.partition("=")[0] not in FIXTURE_NAMES and not text.startswith("#"):
+                values.append(text if len(text) <= 120 else text[:117] + "...")
         if values:
             return "\n  Example drawn: " + ", ".join(values)
     return ""

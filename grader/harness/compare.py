@@ -118,7 +118,7 @@ def check_tensor_meta(actual: Any, expected: torch.Tensor, what: str) -> str | N
     """Type, shape, dtype and device, in that order: the first that differs, as a sentence."""
     if not isinstance(actual, torch.Tensor):
         return f"{what}: expected a torch.Tensor, got {type(actual).__name__}"
-    if type(actual) is not torch.Tensor:
+    if type(actual) not in (torch.Tensor, nn.Parameter):
         return f"{what}: got a {type(actual).__name__} (a tensor subclass); return a plain tensor"
     if actual.shape != expected.shape:
         return f"{what}: shape {_shape(actual)}, expected {_shape(expected)}"
@@ -206,6 +206,9 @@ def assert_matches(
 
     `reference_fn` may be an nn.Module: its float64 run uses a float64 copy.
     """
+    # A module's float64 copy is taken before it runs: forward may update its buffers.
+    reference64 = _to_float64(reference_fn) if isinstance(reference_fn, nn.Module) \
+        else reference_fn
     with harness_internal():
         expected = reference_fn(*_clone(args), **_clone(kwargs))
     if not isinstance(expected, torch.Tensor):
@@ -215,8 +218,6 @@ def assert_matches(
         return
     expected64 = None
     if expected.is_floating_point() and expected.dtype != torch.float64:
-        reference64 = _to_float64(reference_fn) if isinstance(reference_fn, nn.Module) \
-            else reference_fn
         with harness_internal():
             expected64 = reference64(*_to_float64(args), **_to_float64(kwargs))
     problem = compare_tensors(actual, expected, expected64, what, k)
