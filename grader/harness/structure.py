@@ -98,6 +98,7 @@ def assert_op_count_constant(
     make_call: Callable[[int], Callable[[], Any]],
     sizes: Sequence[int] = (4, 8),
     dim: str = "sequence length",
+    advice: str = "Work on all positions at once with broadcasting and batched matmuls.",
 ) -> None:
     """The number of dispatched ops must not grow with `dim`, as it would under a Python loop.
 
@@ -115,5 +116,5 @@ def assert_op_count_constant(
         raise AssertionError(
             f"the number of tensor operations grows with the {dim} ({detail}). That is the mark "
             f"of a Python loop over the {dim} (a for loop, a comprehension, map or recursion). "
-            f"Work on all positions at once with broadcasting and batched matmuls."
+            + advice
         )
