@@ -10,7 +10,6 @@ from click.testing import CliRunner
 from grader.catalog import load_catalog
 from grader.cli import cli
 
-
 PLANNED = next(rung.id for rung in load_catalog() if not rung.available)
 
 
