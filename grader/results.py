@@ -7,10 +7,6 @@ from typing import Any
 
 FORMAT_VERSION = 1
 
-# Worst first: a rung's status is the worst of its tests' statuses that count.
-TEST_STATUSES = ("pass", "fail", "todo", "error", "skipped")
-RUNG_STATUSES = ("pass", "fail", "todo", "error")
-
 
 @dataclass
 class TestResult:
