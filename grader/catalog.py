@@ -12,6 +12,11 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 REPO_ROOT = PACKAGE_DIR.parent
 CATALOG_PATH = PACKAGE_DIR / "catalog.toml"
 SPECS_DIR = PACKAGE_DIR / "specs"
+# A course copy exported with --without-reference keeps the references here, compressed, as the
+# grader's oracle (see grader/export.py); a full checkout has none.
+ORACLE_DIR = PACKAGE_DIR / "oracle"
+# Written by `kata export`: how many hidden spec tests each rung's grading copy has.
+HIDDEN_COUNTS_PATH = PACKAGE_DIR / "hidden.json"
 
 
 @dataclass(frozen=True)
@@ -24,6 +29,8 @@ class Rung:
     status: str
     tasks: tuple[str, ...]
     hints: tuple[str, ...]
+    extra: str | None = None  # the pyproject extra the rung needs, e.g. "hf"
+    requires: tuple[str, ...] = ()  # modules that extra provides; missing ones skip the rung
 
     @property
     def number(self) -> int:
@@ -44,6 +51,10 @@ class Rung:
     @property
     def reference_path(self) -> Path:
         return REPO_ROOT / "reference" / self.id / self.module
+
+    @property
+    def oracle_path(self) -> Path:
+        return ORACLE_DIR / f"{self.id}.py.z"
 
     @property
     def spec_path(self) -> Path:
@@ -67,6 +78,8 @@ def load_catalog(path: Path = CATALOG_PATH) -> tuple[Rung, ...]:
             status=entry["status"],
             tasks=tuple(entry["tasks"]),
             hints=tuple(entry["hints"]),
+            extra=entry.get("extra"),
+            requires=tuple(entry.get("requires", ())),
         )
         for entry in data["rung"]
     )

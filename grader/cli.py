@@ -10,8 +10,9 @@ from typing import Any
 import click
 
 from grader.catalog import UnknownRung, load_catalog, resolve
+from grader.export import ExportError, export_course
 from grader.progress import load_progress, next_hint_level, record_progress
-from grader.reports import RENDERERS
+from grader.reports import RENDERERS, render_text
 from grader.runner import SetupError, check_rungs
 
 USAGE_ERROR = 2
@@ -66,12 +67,22 @@ def list_rungs() -> int:
 @click.option("--device", type=click.Choice(["cpu", "cuda", "auto"]), default="cpu",
               show_default=True, help="Where spec inputs live; cuda also runs GPU-only checks.")
 @click.option("--format", "output_format", type=click.Choice(sorted(RENDERERS)),
-              default="text", show_default=True, help="Report format.")
+              default="text", show_default=True,
+              help="Report format: text, json, junit, gradescope, prairielearn, or github "
+                   "(annotations on stdout; the score to $GITHUB_OUTPUT and a summary to "
+                   "$GITHUB_STEP_SUMMARY when set).")
+@click.option("--output", "output_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="Write the report to this file; the text report then goes to "
+                                 "stdout.")
+@click.option("--require-gpu", is_flag=True,
+              help="Count GPU-only checks skipped for lack of a GPU as failed (they cost no "
+                   "points otherwise).")
 @click.option("--timeout", type=click.FloatRange(min=1), default=None,
               help="Seconds before a rung's run is stopped (default: the rung's own).")
 @click.option("-v", "--verbose", is_flag=True, help="List every check, not just the first failure.")
 def check(rungs: tuple[str, ...], check_all: bool, impl: str, device: str, output_format: str,
-          timeout: float | None, verbose: bool) -> int:
+          output_path: Path | None, require_gpu: bool, timeout: float | None,
+          verbose: bool) -> int:
     """Grade rungs: exit 0 when all pass, 1 on failures or todo, 2 on bad usage.
 
     \b
@@ -79,6 +90,7 @@ def check(rungs: tuple[str, ...], check_all: bool, impl: str, device: str, outpu
         kata check 08-attention
         kata check 08 --impl my_attention.py -v
         kata check --all --impl reference --format json
+        kata check --all --format gradescope --output results.json
     """
     try:
         chosen = [resolve(name) for name in rungs]
@@ -97,15 +109,28 @@ def check(rungs: tuple[str, ...], check_all: bool, impl: str, device: str, outpu
             raise click.UsageError("--impl PATH stands in for one rung's module; name one rung")
         if not Path(impl).is_file():
             raise click.UsageError(f"--impl {impl}: no such file")
-    if output_format == "text":
+    if output_path is not None and output_path.parent and not output_path.parent.is_dir():
+        raise click.UsageError(f"--output {output_path}: no directory {output_path.parent}")
+    if output_format == "text" or output_path is not None:
         click.echo(f"Checking {', '.join(r.id for r in chosen)} ({impl})…", err=True)
     try:
-        result = check_rungs(chosen, impl=impl, device=device, timeout=timeout)
+        result = check_rungs(chosen, impl=impl, device=device, timeout=timeout,
+                             require_gpu=require_gpu)
     except SetupError as exc:
         raise click.UsageError(str(exc)) from None
     if impl == "exercises":
         record_progress(result)
-    click.echo(RENDERERS[output_format](result, verbose))
+    report = RENDERERS[output_format](result, verbose)
+    if output_format == "github":
+        from grader.reports.github import write_github_files
+
+        write_github_files(result)
+    if output_path is not None:
+        output_path.write_text(report + "\n", encoding="utf-8")
+    if output_path is None or output_format == "github":
+        click.echo(report)  # github's stdout wraps learner text in ::stop-commands::
+    else:
+        click.echo(render_text(result, verbose))
     return result.exit_code
 
 
@@ -128,4 +153,37 @@ def hint(rung: str) -> int:
         click.echo(textwrap.indent(textwrap.fill(text, 96), "  "))
     if level < len(chosen.hints):
         click.echo(f"(`kata hint {chosen.id}` again for the next one)")
+    return 0
+
+
+@cli.command("export")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--without-reference", is_flag=True,
+              help="Leave the readable solutions out of learners/; the grader keeps a compressed "
+                   "copy as its oracle (not a secret: see docs/grading.md).")
+def export(directory: Path, without_reference: bool) -> int:
+    """Write a course copy: DIRECTORY/learners to hand out, DIRECTORY/autograder to grade with.
+
+    learners/ has the stubs, the grader with the public specs, a GitHub Actions workflow wired to
+    the grading reporter and a .devcontainer/. autograder/ adds hidden specs, the references and
+    Gradescope's setup.sh and run_autograder (and run_prairielearn); never hand it out.
+
+    \b
+    Example:
+        kata export ../course --without-reference
+    """
+    try:
+        summary = export_course(directory, without_reference=without_reference)
+    except ExportError as exc:
+        raise click.UsageError(str(exc)) from None
+    click.echo(f"Exported {len(summary.rungs)} rungs ({', '.join(summary.rungs)}).")
+    click.echo(f"  {summary.learners}: hand this out (a template repository or a zip).")
+    if summary.oracles:
+        click.echo("    no readable references; the grader's oracle is compressed in "
+                   "grader/oracle/.")
+    for rung_id, count in sorted(summary.hidden.items()):
+        click.echo(f"    {rung_id}: {count} hidden spec test(s) left out; they run at grading.")
+    click.echo(f"  {summary.autograder}: instructors only; zip its contents for Gradescope "
+               "or build a PrairieLearn image from it.")
+    click.echo("  Step by step: docs/grading.md.")
     return 0

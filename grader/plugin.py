@@ -72,6 +72,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "rung(id): the rung a spec module grades")
     config.addinivalue_line("markers", "task(name, category): the task and category a test checks")
+    config.addinivalue_line("markers", "hidden: a grading-only check; `kata export` leaves it out "
+                            "of the learners' copy and it runs where the course grades")
     if config.getoption("kata_rung") is None:
         return
     import torch
@@ -273,9 +275,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
             state.task_status[task] = status
         item.stash[_RECORDED] = True
         state.count += 1
+        visibility = "hidden" if item.get_closest_marker("hidden") else "visible"
         state.write("test", nodeid=item.nodeid, name=item.name, rung=state.rung, task=task,
                     category=category, status=status, message=message,
-                    duration=round(report.duration, 4), **extra)
+                    duration=round(report.duration, 4), visibility=visibility, **extra)
     return report
 
 

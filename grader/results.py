@@ -22,6 +22,26 @@ class TestResult:
     ratio: float | None = None
 
 
+def split_points(total: float, parts: int) -> list[float]:
+    """`total` in `parts` shares, to the cent, that add up to it exactly (earlier ones get more)."""
+    if parts <= 0:
+        return []
+    cents = round(total * 100)
+    share, extra = divmod(cents, parts)
+    return [(share + (1 if i < extra else 0)) / 100 for i in range(parts)]
+
+
+@dataclass
+class TaskScore:
+    """One task's credit: what platforms that score per test are given."""
+
+    task: str
+    status: str  # pass | fail | error | todo | skipped | untested
+    points: float
+    max_points: float
+    message: str = ""
+
+
 @dataclass
 class RungResult:
     id: str
@@ -35,6 +55,7 @@ class RungResult:
     tasks_todo: list[str] = field(default_factory=list)
     message: str = ""
     duration: float = 0.0
+    hidden_pending: int = 0  # hidden spec tests this copy lacks; they run at grading
 
     def first_problem(self, task: str) -> TestResult | None:
         for wanted in ("fail", "error", "todo"):
@@ -54,6 +75,24 @@ class RungResult:
             return "skipped"
         return "pass"
 
+    def task_scores(self) -> list[TaskScore]:
+        """Per task: its share of the rung's points, earned when the task passes.
+
+        A task whose checks were all skipped (a GPU-only check on a CPU machine) keeps its points;
+        `kata check --require-gpu` turns such skips into failures first.
+        """
+        scores = []
+        for task, share in zip(self.tasks, split_points(self.max_points, len(self.tasks)),
+                               strict=True):
+            status = self.task_status(task) if self.status != "skipped" else "skipped"
+            # a rung that was skipped, or stopped early (timeout, crash), earns nothing
+            graded = self.status not in ("skipped", "error")
+            earned = share if graded and status in ("pass", "skipped") else 0.0
+            problem = self.first_problem(task)
+            message = problem.message if problem else (self.message if status == "error" else "")
+            scores.append(TaskScore(task, status, earned, share, message))
+        return scores
+
 
 @dataclass
 class Result:
@@ -66,14 +105,26 @@ class Result:
         for status in ("error", "fail", "todo"):
             if status in statuses:
                 return status
+        if statuses == {"skipped"}:
+            return "skipped"
         return "pass"
 
     @property
     def exit_code(self) -> int:
-        return 0 if self.status == "pass" else 1
+        """0 when nothing failed: a rung skipped for a missing extra is not a failure."""
+        return 0 if self.status in ("pass", "skipped") else 1
+
+    @property
+    def points(self) -> float:
+        return round(sum(rung.points for rung in self.rungs), 2)
+
+    @property
+    def max_points(self) -> float:
+        return round(sum(rung.max_points for rung in self.rungs), 2)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"format_version": FORMAT_VERSION, "status": self.status, **self.meta,
+        return {"format_version": FORMAT_VERSION, "status": self.status, "points": self.points,
+                "max_points": self.max_points, **self.meta,
                 "rungs": [asdict(rung) for rung in self.rungs]}
 
 

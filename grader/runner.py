@@ -8,6 +8,7 @@ printed output proves nothing: learner code can fake both.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import resource
@@ -19,11 +20,12 @@ import subprocess
 import sys
 import tempfile
 import time
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from grader.catalog import REPO_ROOT, Rung
+from grader.catalog import HIDDEN_COUNTS_PATH, REPO_ROOT, Rung
 from grader.results import Result, RungResult, TestResult, rung_status
 
 MEMORY_LIMIT_BYTES = 4 * 1024**3
@@ -64,8 +66,46 @@ def implementation_path(rung: Rung, impl: str) -> Path:
     if impl == "exercises":
         return rung.exercise_path
     if impl == "reference":
+        if not rung.reference_path.is_file() and rung.oracle_path.is_file():
+            raise SetupError("--impl reference: this course copy ships without readable "
+                             "reference solutions")
         return rung.reference_path
     return Path(impl).expanduser().resolve()
+
+
+def missing_requirements(rung: Rung) -> list[str]:
+    """The modules of the rung's extra that this interpreter (the worker's) cannot import."""
+    return [name for name in rung.requires if importlib.util.find_spec(name) is None]
+
+
+def install_command(extra: str) -> str:
+    """The one command that installs an extra into this checkout's .venv."""
+    script = REPO_ROOT / "scripts" / "bootstrap"
+    if script.is_file():
+        here = Path.cwd().resolve() == REPO_ROOT
+        return f"{'./scripts/bootstrap' if here else script} {extra}"
+    return f"pip install 'torchkata[{extra}]'"
+
+
+def oracle_reference(rung: Rung, into: Path) -> Path:
+    """The reference the spec compares with: the readable file, or the course copy's oracle."""
+    if rung.reference_path.is_file() or not rung.oracle_path.is_file():
+        return rung.reference_path
+    target = into / "oracle" / rung.module
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(zlib.decompress(rung.oracle_path.read_bytes()))
+    return target
+
+
+def hidden_pending(rung: Rung) -> int:
+    """How many hidden spec tests `kata export` left out of this copy for this rung."""
+    if not HIDDEN_COUNTS_PATH.is_file():
+        return 0
+    try:
+        counts = json.loads(HIDDEN_COUNTS_PATH.read_text(encoding="utf-8"))
+        return int(counts.get(rung.id, 0))
+    except (ValueError, TypeError, AttributeError):
+        return 0
 
 
 def syntax_problem(path: Path) -> str | None:
@@ -112,7 +152,7 @@ def _limits(cpu_seconds: int, limit_memory: bool, max_processes: int):  # type: 
     return apply
 
 
-def _worker_env(result_fd: int, nonce_fd: int) -> dict[str, str]:
+def _worker_env(result_fd: int, nonce_fd: int, work: Path) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items()
            if not key.startswith(("KATA_", "PYTEST_", "HYPOTHESIS_"))}
     env.update(
@@ -130,6 +170,13 @@ def _worker_env(result_fd: int, nonce_fd: int) -> dict[str, str]:
         MALLOC_TRIM_THRESHOLD_="1073741824",
         MALLOC_PERTURB_="165",
         CUBLAS_WORKSPACE_CONFIG=":4096:8",
+        # Hugging Face libraries: never reach the network, keep no cache outside this run
+        HF_HUB_OFFLINE="1",
+        TRANSFORMERS_OFFLINE="1",
+        HF_DATASETS_OFFLINE="1",
+        HF_HUB_DISABLE_TELEMETRY="1",
+        HF_HOME=str(work / "hf-home"),
+        TOKENIZERS_PARALLELISM="false",
     )
     return env
 
@@ -159,14 +206,14 @@ def run_worker(
             "-c", str(work / "pytest.ini"), "--rootdir", str(work), "-q", "-rN",
             "--assert=plain",  # spec messages are the report; no rewritten-assert clutter
             "--kata-rung", rung.id, "--kata-impl", str(learner),
-            "--kata-reference", str(rung.reference_path), "--kata-device", device,
+            "--kata-reference", str(oracle_reference(rung, work)), "--kata-device", device,
         ]
         output_path = work / "output.txt"
         started = time.monotonic()
         with open(output_path, "wb") as output:
             try:
                 process = subprocess.Popen(
-                    command, cwd=work / "learner", env=_worker_env(result_fd, nonce_read),
+                    command, cwd=work / "learner", env=_worker_env(result_fd, nonce_read, work),
                     stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT,
                     pass_fds=(result_fd, nonce_read), start_new_session=True,
                     preexec_fn=_limits(int(timeout) + 5, device == "cpu",
@@ -255,7 +302,7 @@ def _remeasure(rung: Rung, impl: Path, device: str, timeout: float, test: TestRe
 
 
 def check_rungs(rungs: list[Rung], impl: str = "exercises", device: str = "cpu",
-                timeout: float | None = None) -> Result:
+                timeout: float | None = None, require_gpu: bool = False) -> Result:
     """Grade rungs one after another into one Result."""
     import platform
 
@@ -265,14 +312,19 @@ def check_rungs(rungs: list[Rung], impl: str = "exercises", device: str = "cpu",
                             "impl": impl, "device": device}
     rungs_done = []
     for rung in rungs:
-        rung_result, worker_meta = check_rung(rung, impl, device, timeout)
+        rung_result, worker_meta = check_rung(rung, impl, device, timeout, require_gpu)
         rungs_done.append(rung_result)
         meta.update(worker_meta)
     return Result(rungs=rungs_done, meta=meta)
 
 
+GPU_REQUIRED = ("--require-gpu: this check needs a CUDA GPU and counts as failed without one "
+                "(run the grader on a GPU machine with --device cuda)")
+
+
 def check_rung(rung: Rung, impl: str = "exercises", device: str = "cpu",
-               timeout: float | None = None) -> tuple[RungResult, dict[str, Any]]:
+               timeout: float | None = None,
+               require_gpu: bool = False) -> tuple[RungResult, dict[str, Any]]:
     """Grade one rung; also return what the worker said of its torch and device.
 
     Raises SetupError when the run cannot even start.
@@ -282,7 +334,15 @@ def check_rung(rung: Rung, impl: str = "exercises", device: str = "cpu",
         raise SetupError(f"{rung.id}: no file {path}")
     timeout = float(timeout or rung.timeout)
     result = RungResult(id=rung.id, title=rung.title, status="error", points=0.0,
-                        max_points=rung.points, impl=str(path), tasks=list(rung.tasks))
+                        max_points=rung.points, impl=str(path), tasks=list(rung.tasks),
+                        hidden_pending=hidden_pending(rung))
+    missing = missing_requirements(rung)
+    if missing:
+        result.status = "skipped"
+        result.message = (f"skipped: install the {rung.extra} extra: "
+                          f"{install_command(rung.extra or '')} "
+                          f"({', '.join(missing)} not installed)")
+        return result, {}
     problem = syntax_problem(path)
     if problem:
         result.message = problem
@@ -296,6 +356,8 @@ def check_rung(rung: Rung, impl: str = "exercises", device: str = "cpu",
     for test, record in zip(tests, run.of_kind("test"), strict=True):
         if test.status == "gray":
             _remeasure(rung, path, device, timeout, test, record)
+        if require_gpu and test.category == "gpu" and test.status == "skipped":
+            test.status, test.message = "fail", f"{GPU_REQUIRED}; {test.message}"
     result.tests = tests
     if run.of_kind("collect_error"):
         result.message = ("the grader could not load its spec (a bug in torchkata, please "
@@ -305,9 +367,8 @@ def check_rung(rung: Rung, impl: str = "exercises", device: str = "cpu",
     else:
         result.status = rung_status(tests)
     result.tasks_todo = [t for t in rung.tasks if result.task_status(t) == "todo"]
-    passed = [t for t in rung.tasks if result.task_status(t) in ("pass", "skipped")]
-    if result.status != "error" and rung.tasks:
-        result.points = round(rung.points * len(passed) / len(rung.tasks), 2)
+    if result.status != "error":
+        result.points = round(sum(score.points for score in result.task_scores()), 2)
     meta = run.of_kind("meta")
     worker_meta = {k: v for k, v in meta[0].items() if k not in ("nonce", "kind")} if meta else {}
     return result, worker_meta

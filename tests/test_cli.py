@@ -34,6 +34,8 @@ def test_list_shows_every_rung_and_marks_planned_ones():
     (["check", "01", "08", "--impl", "x.py"], "kata: --impl PATH stands in for one rung's module"),
     (["check", "08", "--format", "yaml"], "kata: Invalid value for '--format'"),
     (["frobnicate"], "kata: No such command 'frobnicate'"),
+    (["check", "01", "--output", "/no/such/dir/r.json"],
+     "kata: --output /no/such/dir/r.json: no directory /no/such/dir"),
 ])
 def test_bad_input_gets_one_clear_line_and_exit_2(args, message):
     result = kata(*args)
@@ -43,7 +45,7 @@ def test_bad_input_gets_one_clear_line_and_exit_2(args, message):
 
 
 def test_every_command_has_help_with_an_example():
-    for command in ("list", "check", "hint"):
+    for command in cli.commands:
         result = kata(command, "--help")
         assert result.exit_code == 0
         assert "Example" in result.output
@@ -85,3 +87,38 @@ def test_hints_are_revealed_one_more_per_call():
     assert third.output.count("Hint ") == fourth.output.count("Hint ") == 3
     assert "again for the next one" not in third.output
     assert kata("hint", "atention").exit_code == 2
+
+
+def test_a_rung_whose_extra_is_missing_is_skipped_with_the_install_command(monkeypatch):
+    hf = next(rung for rung in load_catalog() if rung.extra)
+    monkeypatch.setattr("grader.runner.missing_requirements", lambda rung: list(rung.requires))
+    text = kata("check", hf.id)
+    assert text.exit_code == 0, text.output
+    assert f"skipped: install the {hf.extra} extra: " in text.output
+    assert f"scripts/bootstrap {hf.extra}" in text.output and "SKIPPED" in text.output
+    assert "Traceback" not in text.output
+    report = json.loads(kata("check", hf.id, "--format", "json").stdout)
+    assert report["status"] == report["rungs"][0]["status"] == "skipped"
+    assert report["points"] == 0
+
+
+def test_gpu_checks_cost_nothing_without_a_gpu_unless_required():
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU; the skip being tested cannot happen")
+    relaxed = json.loads(kata("check", "08", "--impl", "reference", "--format", "json").stdout)
+    strict = kata("check", "08", "--impl", "reference", "--format", "json", "--require-gpu")
+    assert strict.exit_code == 1
+    (rung,) = json.loads(strict.stdout)["rungs"]
+    gpu = [test for test in rung["tests"] if test["category"] == "gpu"]
+    assert gpu and all(t["status"] == "fail" and "--require-gpu" in t["message"] for t in gpu)
+    assert relaxed["rungs"][0]["points"] == rung["max_points"] > rung["points"]
+
+
+def test_output_writes_the_report_to_a_file_and_the_text_to_stdout(tmp_path):
+    path = tmp_path / "result.json"
+    result = kata("check", "01", "--impl", "reference", "--format", "json", "--output", str(path))
+    assert result.exit_code == 0, result.output
+    assert json.loads(path.read_text())["rungs"][0]["status"] == "pass"
+    assert "01-tensors" in result.stdout and "PASS" in result.stdout

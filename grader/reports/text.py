@@ -11,7 +11,8 @@ from grader.results import Result, RungResult
 
 MARKS = {"pass": ("✓", "green"), "fail": ("✗", "red"), "error": ("!", "red"),
          "todo": ("·", "yellow"), "skipped": ("-", "bright_black")}
-VERDICTS = {"pass": "PASS", "fail": "FAIL", "todo": "TODO", "error": "ERROR"}
+VERDICTS = {"pass": "PASS", "fail": "FAIL", "todo": "TODO", "error": "ERROR",
+            "skipped": "SKIPPED"}
 
 
 def _indent(text: str, prefix: str) -> str:
@@ -19,7 +20,7 @@ def _indent(text: str, prefix: str) -> str:
 
 
 def _task_lines(rung: RungResult, verbose: bool) -> list[str]:
-    if rung.status == "error" and not rung.tests:
+    if rung.status in ("error", "skipped") and not rung.tests:
         return []
     lines: list[str] = []
     shown: set[str] = set()
@@ -57,14 +58,25 @@ def render_rung(rung: RungResult, verbose: bool) -> str:
     if rung.message:
         lines.append(_indent(rung.message, "  "))
     lines += _task_lines(rung, verbose)
+    if rung.status == "skipped":
+        lines.append("  " + click.style("SKIPPED", fg="bright_black", bold=True)
+                     + "  not graded, not failed")
+        return "\n".join(lines)
     passed = sum(rung.task_status(t) in ("pass", "skipped") for t in rung.tasks)
     verdict = VERDICTS.get(rung.status, rung.status.upper())
+    if rung.status == "pass" and rung.hidden_pending:
+        verdict = "PASS (public specs)"
     colour = "green" if rung.status == "pass" else ("yellow" if rung.status == "todo" else "red")
     lines.append(
         "  " + click.style(verdict, fg=colour, bold=True)
         + f"  {rung.points:g}/{rung.max_points:g} points · {passed} of {len(rung.tasks)} "
         f"tasks pass · {rung.duration:.1f} s"
     )
+    if rung.hidden_pending:
+        specs = "spec" if rung.hidden_pending == 1 else "specs"
+        done = "public specs passed; " if rung.status == "pass" else ""
+        lines.append(f"  {done}{rung.hidden_pending} hidden {specs} run at grading, "
+                     "so these points are not final.")
     if rung.status == "todo" and rung.tasks_todo:
         lines.append(f"  Still todo: {', '.join(rung.tasks_todo)}. Open {_stub(rung)} and "
                      "replace each `raise NotImplementedError` with your code.")
