@@ -277,6 +277,7 @@ def _test_result(record: dict[str, Any]) -> TestResult:
         name=record.get("name", ""), task=record.get("task", ""),
         category=record.get("category", ""), status=record.get("status", "error"),
         message=record.get("message", ""), duration=float(record.get("duration", 0.0)),
+        visibility="hidden" if record.get("visibility") == "hidden" else "visible",
         ratio=record.get("ratio"),
     )
 
