@@ -118,6 +118,10 @@ def export_course(target: Path, without_reference: bool = False) -> ExportSummar
     """Write `learners/` and `autograder/` for every available rung into `target` (new or empty)."""
     _check_target(target)
     rungs = [rung for rung in load_catalog() if rung.available]
+    missing = [rung.id for rung in rungs if not rung.reference_path.is_file()]
+    if missing:
+        raise ExportError(f"no readable reference for {', '.join(missing)}; export from a full "
+                          "torchkata checkout or an autograder copy")
     summary = ExportSummary(learners=target / "learners", autograder=target / "autograder",
                             rungs=[rung.id for rung in rungs])
     table = markdown_table(tuple(rungs))

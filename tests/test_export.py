@@ -169,3 +169,10 @@ def test_export_refuses_a_directory_that_is_not_empty(tmp_path):
     result = CliRunner().invoke(cli, ["export", str(tmp_path)])
     assert result.exit_code == 2
     assert result.output.strip() == f"kata: {tmp_path}: exists and is not an empty directory"
+
+
+def test_a_copy_without_references_cannot_export_again(course, tmp_path):
+    run = copy_kata(course / "learners", "export", str(tmp_path / "again"))
+    assert run.returncode == 2
+    assert run.stderr.strip().startswith("kata: no readable reference for 01-tensors")
+    assert "Traceback" not in run.stderr
