@@ -13,6 +13,7 @@ from grader.catalog import UnknownRung, load_catalog, resolve
 from grader.export import ExportError, export_course
 from grader.progress import load_progress, next_hint_level, record_progress
 from grader.reports import RENDERERS, render_text
+from grader.reports.github import write_github_files
 from grader.runner import SetupError, check_rungs
 
 USAGE_ERROR = 2
@@ -122,8 +123,6 @@ def check(rungs: tuple[str, ...], check_all: bool, impl: str, device: str, outpu
         record_progress(result)
     report = RENDERERS[output_format](result, verbose)
     if output_format == "github":
-        from grader.reports.github import write_github_files
-
         write_github_files(result)
     if output_path is not None:
         output_path.write_text(report + "\n", encoding="utf-8")
