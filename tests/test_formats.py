@@ -26,13 +26,13 @@ from grader.reports.github import (
     step_summary,
     write_github_files,
 )
-from grader.reports.gradescope import (
+from grader.reports.gradescope import gradescope_results
+from grader.reports.junit import render_junit
+from grader.reports.learner_view import (
     HIDDEN_FROM_LEARNERS,
     HIDDEN_UNTIL_DUE,
-    gradescope_results,
     withhold_hidden_details,
 )
-from grader.reports.junit import render_junit
 from grader.reports.prairielearn import SIZE_LIMIT, prairielearn_results
 from grader.reports.text import render_text
 from grader.results import Result, RungResult, TestResult

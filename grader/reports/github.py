@@ -51,8 +51,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from grader.reports.gradescope import HIDDEN_FROM_LEARNERS, withhold_hidden_details
-from grader.reports.prairielearn import cut
+from grader.reports.learner_view import HIDDEN_FROM_LEARNERS, cut, withhold_hidden_details
 from grader.reports.text import VERDICTS, render_text
 from grader.results import Result, RungResult, TaskScore
 

@@ -16,33 +16,11 @@ messages) is kept instructor-only with `stdout_visibility: "hidden"`.
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from typing import Any
 
-from grader.results import Result, RungResult, TaskScore, TestResult
-
-HIDDEN_UNTIL_DUE = "a hidden check failed; its details are shown after the due date"
-HIDDEN_FROM_LEARNERS = "a hidden check failed; its details are not shown to learners"
-
-
-def withhold_hidden_details(result: Result, note: str) -> Result:
-    """A copy of `result` in which every hidden test that did not pass says only `note`.
-
-    Learner-facing formats (Gradescope's visible entries, PrairieLearn, GitHub) render this
-    copy; JUnit and JSON, the instructor's views, render the original.
-    """
-    def withheld(test: TestResult) -> TestResult:
-        if test.visibility != "hidden" or test.status in ("pass", "skipped"):
-            return test
-        return replace(test, message=note)
-
-    rungs = [replace(rung, tests=[withheld(test) for test in rung.tests])
-             for rung in result.rungs]
-    return replace(result, rungs=rungs)
-
-
-def rung_number(rung: RungResult) -> int:
-    return int(rung.id.split("-", 1)[0])
+from grader.catalog import resolve
+from grader.reports.learner_view import HIDDEN_UNTIL_DUE, withhold_hidden_details
+from grader.results import Result, RungResult, TaskScore
 
 
 def task_output(rung: RungResult, score: TaskScore) -> str:
@@ -68,7 +46,7 @@ def task_entry(rung: RungResult, index: int, score: TaskScore) -> dict[str, Any]
     tags = [rung.id, score.task] + ([problem.category] if problem else [])
     return {
         "name": f"{rung.id} · {score.task}",
-        "number": f"{rung_number(rung)}.{index}",
+        "number": f"{resolve(rung.id).number}.{index}",
         "score": score.points,
         "max_score": score.max_points,
         "status": "passed" if score.points == score.max_points else "failed",
@@ -86,7 +64,7 @@ def hidden_entries(rung: RungResult) -> list[dict[str, Any]]:
         for sub, test in enumerate(hidden, start=1):
             entries.append({
                 "name": f"{rung.id} · {task} · hidden check {test.name}",
-                "number": f"{rung_number(rung)}.{index}.{sub}",
+                "number": f"{resolve(rung.id).number}.{index}.{sub}",
                 "score": 0,
                 "max_score": 0,
                 "status": "passed" if test.status in ("pass", "skipped") else "failed",

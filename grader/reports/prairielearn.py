@@ -23,7 +23,7 @@ from typing import Any
 
 import click
 
-from grader.reports.gradescope import HIDDEN_FROM_LEARNERS, withhold_hidden_details
+from grader.reports.learner_view import HIDDEN_FROM_LEARNERS, cut, withhold_hidden_details
 from grader.reports.text import render_text
 from grader.results import Result
 
@@ -33,14 +33,6 @@ TASK_MESSAGES = {"pass": "passed", "fail": "failed", "error": "raised an error",
                  "todo": "still todo", "skipped": "skipped here; keeps its points",
                  "untested": "no check ran"}
 TOO_BIG = "to keep results.json under 1 MB"
-
-
-def cut(text: str, limit: int, why: str) -> str:
-    """`text` with at most `limit` characters, saying so at the end when it was cut."""
-    if len(text) <= limit:
-        return text
-    note = f"\n… (cut: {len(text) - limit} more characters left out {why})"
-    return text[:max(0, limit - len(note))] + note
 
 
 def score_fraction(result: Result) -> float:
