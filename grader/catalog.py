@@ -7,6 +7,9 @@ import tomllib
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any
+
+from grader.rules import BASE_DENY, BASE_IMPORTS, SourcePolicy
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 REPO_ROOT = PACKAGE_DIR.parent
@@ -31,6 +34,11 @@ class Rung:
     hints: tuple[str, ...]
     extra: str | None = None  # the pyproject extra the rung needs, e.g. "hf"
     requires: tuple[str, ...] = ()  # modules that extra provides; missing ones skip the rung
+    source: SourcePolicy | None = None  # what the learner's module may import and reach
+
+    @property
+    def policy(self) -> SourcePolicy:
+        return self.source or SourcePolicy(self.id)
 
     @property
     def number(self) -> int:
@@ -80,8 +88,23 @@ def load_catalog(path: Path = CATALOG_PATH) -> tuple[Rung, ...]:
             hints=tuple(entry["hints"]),
             extra=entry.get("extra"),
             requires=tuple(entry.get("requires", ())),
+            source=_source_policy(entry["id"], entry.get("source", {})),
         )
         for entry in data["rung"]
+    )
+
+
+def _source_policy(rung_id: str, table: dict[str, Any]) -> SourcePolicy:
+    """A rung's source rules: the base ones, loosened as its `[rung.source]` table says."""
+    return SourcePolicy(
+        rung=rung_id,
+        imports=BASE_IMPORTS + tuple(table.get("imports", ())),
+        deny=BASE_DENY,
+        allow=tuple(table.get("allow", ())),
+        module_attributes=tuple((module, tuple(names)) for module, names
+                                in table.get("module_attributes", {}).items()),
+        dunders=tuple(table.get("dunders", ())),
+        attributes=tuple(table.get("attributes", ())),
     )
 
 

@@ -14,9 +14,10 @@ from grader.export import ExportError, export_course
 from grader.progress import load_progress, next_hint_level, record_progress
 from grader.reports import RENDERERS, render_text
 from grader.reports.github import write_github_files
-from grader.runner import SetupError, check_rungs
+from grader.runner import GradingInterrupted, SetupError, check_rungs
 
 USAGE_ERROR = 2
+INTERRUPTED = 130  # 128 + SIGINT, as shells report a command stopped by Ctrl-C
 
 
 class KataGroup(click.Group):
@@ -32,9 +33,13 @@ class KataGroup(click.Group):
         except click.UsageError as exc:
             click.echo(f"kata: {exc.format_message()}", err=True)
             sys.exit(USAGE_ERROR)
-        except click.exceptions.Abort:
-            click.echo("kata: aborted", err=True)
-            sys.exit(1)
+        except GradingInterrupted as exc:
+            click.echo(f"kata: stopped by Ctrl-C in {exc.where}; nothing was graded and no "
+                       "process is left running", err=True)
+            sys.exit(INTERRUPTED)
+        except (click.exceptions.Abort, KeyboardInterrupt):
+            click.echo("kata: stopped by Ctrl-C", err=True)
+            sys.exit(INTERRUPTED)
         sys.exit(code if isinstance(code, int) else 0)
 
 

@@ -1,10 +1,20 @@
 """pytest plugin: runs one rung's spec against a learner's module and records every result.
 
-The runner starts `python -m pytest <spec> -p grader.plugin --noconftest` in a worker process.
-This plugin gives the spec its `candidate`, `reference` and `device` fixtures, turns each test's
-outcome into one record (rung, task, category, status, message, duration) and writes the records,
-tagged with a per-run nonce, to a private file descriptor. The parent trusts nothing else: not the
-exit code, not the output.
+The worker (grader/worker.py) runs pytest with this plugin. It gives the spec its `candidate`,
+`reference` and `device` fixtures, and writes records, tagged with a per-run nonce, to a pipe the
+parent reads as they come:
+
+1. `meta` (torch, device) and `manifest` (every collected check, with its task and category),
+   then `learner`: all written after the spec and the reference are loaded and before any learner
+   code exists, so the parent can trust them;
+2. per check a `start` and one `test` record (status, message, duration, measurements);
+3. `done`.
+
+Learner code runs inside checks only. Whatever it raises (a skip, `pytest.exit`, KeyboardInterrupt,
+an exception that cannot be printed) fails that check and the run goes on; only the grader's own
+skips (no GPU, a speed check after a failure, `grader.harness.skip_check`) are skips. After every
+check the run-time guard (grader/harness/sandbox.py) confirms that nothing the judges use was
+changed.
 """
 
 from __future__ import annotations
@@ -16,15 +26,20 @@ import random
 import time
 import traceback
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 import pytest
+
+from grader.harness.skips import GraderSkip
 
 CATEGORIES = ("shape", "values", "grad", "properties", "structure", "speed", "gpu", "training")
 RUN_LAST = ("speed", "gpu")
 MESSAGE_LIMIT = 4000
 
+_write = os.write  # bound before learner code exists
+_dumps = json.dumps
 _RECORDED = pytest.StashKey[bool]()
+_SKIP_REASON = pytest.StashKey[str]()
 _STATE = pytest.StashKey["RunState"]()
 
 
@@ -36,9 +51,11 @@ class RunState:
         impl = config.getoption("kata_impl")
         self.impl = Path(impl).resolve() if impl else None
         self.nonce = ""
-        self.channel: TextIO | None = None
+        self.channel: int | None = None
         self.task_status: dict[str, str] = {}
         self.count = 0
+        self.reference: Any = None
+        self.tampered: str | None = None
         self._open_channel()
 
     def _open_channel(self) -> None:
@@ -48,13 +65,18 @@ class RunState:
             return
         with os.fdopen(int(nonce_fd), "r") as nonce_pipe:
             self.nonce = nonce_pipe.read().strip()
-        self.channel = os.fdopen(int(result_fd), "w", buffering=1, encoding="utf-8")
+        self.channel = int(result_fd)
 
     def write(self, kind: str, **fields: Any) -> None:
+        """One record, on a line of its own: a half-written line before it cannot swallow it."""
         if self.channel is None:
             return
-        self.channel.write(json.dumps({"nonce": self.nonce, "kind": kind, **fields}) + "\n")
-        self.channel.flush()
+        line = b"\n" + _dumps({"nonce": self.nonce, "kind": kind, **fields}).encode() + b"\n"
+        try:
+            while line:
+                line = line[_write(self.channel, line):]
+        except OSError:
+            self.channel = None
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -93,10 +115,15 @@ def pytest_configure(config: pytest.Config) -> None:
     settings.load_profile("kata")
     state = RunState(config)
     config.stash[_STATE] = state
-    device = resolve_device(config.getoption("kata_device"))
+    try:
+        device = resolve_device(config.getoption("kata_device"))
+    except pytest.UsageError as exc:
+        state.write("setup_error", message=str(exc))
+        raise
+    privileges = os.environ.pop("KATA_PRIVILEGES", "{}")
     state.write("meta", torch=torch.__version__, device=str(device),
                 device_name=(torch.cuda.get_device_name(device) if device.type == "cuda"
-                             else "cpu"))
+                             else "cpu"), privileges=json.loads(privileges))
 
 
 def resolve_device(name: str) -> Any:
@@ -116,7 +143,7 @@ def _marker_info(item: pytest.Item) -> tuple[str, str]:
     if marker is None:
         return "", ""
     task = marker.args[0] if marker.args else marker.kwargs.get("name", "")
-    return task, marker.kwargs.get("category", "")
+    return str(task), str(marker.kwargs.get("category", ""))
 
 
 class TaskTodo(BaseException):
@@ -130,6 +157,10 @@ class TaskTodo(BaseException):
     def __init__(self, original: NotImplementedError) -> None:
         super().__init__(str(original))
         self.original = original
+
+
+class EscapedCheck(AssertionError):
+    """Learner code raised something that would have stopped the run; it fails the check."""
 
 
 def _stop_at_todo(inner: Any, impl: Path | None) -> Any:
@@ -155,6 +186,36 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             hypothesis_handle.inner_test = _stop_at_todo(hypothesis_handle.inner_test, state.impl)
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """The end of the trusted phase: the reference loaded, the checks listed, the world saved."""
+    state = session.config.stash.get(_STATE, None)
+    if state is None:
+        return
+    if _pending_collect_errors:
+        for error in _pending_collect_errors:
+            state.write("collect_error", message=error[-MESSAGE_LIMIT:])
+        _pending_collect_errors.clear()
+    from grader.catalog import resolve
+    from grader.harness import sandbox
+    from grader.harness.candidate import load_module_from_path
+
+    path = session.config.getoption("kata_reference")
+    if path is None:
+        path = resolve(session.config.getoption("kata_rung")).reference_path
+    try:
+        state.reference = load_module_from_path(Path(path), "kata_reference")
+    except Exception as exc:  # the grader's own file: a bug to report, not the learner's fault
+        state.write("collect_error", message=f"the reference would not load: {exc!r}")
+    checks = []
+    for item in session.items:
+        task, category = _marker_info(item)
+        checks.append({"nodeid": item.nodeid, "name": item.name, "task": task,
+                       "category": category, "hidden": bool(item.get_closest_marker("hidden"))})
+    state.write("manifest", checks=checks)
+    sandbox.take_snapshot()
+    state.write("learner")
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
     state = item.config.stash.get(_STATE, None)
@@ -168,26 +229,87 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     numpy.random.seed(0)
     torch.manual_seed(0)
     task, category = _marker_info(item)
+    if state.tampered:
+        raise EscapedCheck(state.tampered)
     if category == "gpu":
         device = resolve_device(item.config.getoption("kata_device"))
         if device.type != "cuda":
-            pytest.skip("needs a CUDA GPU; this run is on the CPU "
-                        "(on a GPU machine: kata check --device cuda)")
+            _grader_skip(item, "needs a CUDA GPU; this run is on the CPU "
+                               "(on a GPU machine: kata check --device cuda)")
     if category == "speed":
         earlier = state.task_status.get(task)
         if earlier == "todo":
-            pytest.skip("not measured: the task is still todo")
+            _grader_skip(item, "not measured: the task is still todo")
         if earlier in ("fail", "error"):
-            pytest.skip("not measured: correctness checks of this task failed first")
+            _grader_skip(item, "not measured: correctness checks of this task failed first")
+
+
+def _grader_skip(item: pytest.Item, reason: str) -> None:
+    item.stash[_SKIP_REASON] = reason
+    raise GraderSkip(reason)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function):  # type: ignore[no-untyped-def]
+    """Nothing a check's code raises may end the run or pass for a skip."""
+    try:
+        return (yield)
+    except (TaskTodo, GraderSkip):
+        raise
+    except BaseException as exc:  # noqa: BLE001  learner code can raise anything at all
+        state = pyfunc_call_state(pyfuncitem)
+        if isinstance(exc, Exception) and not isinstance(exc, pytest.exit.Exception):
+            raise
+        if isinstance(exc, pytest.fail.Exception):
+            raise
+        raise EscapedCheck(_escape_message(exc, state)) from None
+
+
+def pyfunc_call_state(item: pytest.Item) -> RunState | None:
+    return item.config.stash.get(_STATE, None)
+
+
+def _escape_message(exc: BaseException, state: RunState | None) -> str:
+    impl = state.impl if state else None
+    where = _learner_frame(pytest.ExceptionInfo.from_exception(exc), impl)
+    kind = _kind(exc)
+    if isinstance(exc, SystemExit):
+        return ("your code called sys.exit() or exit(); a task returns its result instead"
+                + where)
+    if isinstance(exc, pytest.skip.Exception):
+        return ("your code skipped this check; only the grader skips checks, for its own reasons "
+                "(no GPU, an extra not installed). Return your result instead" + where)
+    return (f"your code raised {kind}, which would stop the grader's whole run rather than "
+            "fail this check; raise an Exception (ValueError, RuntimeError, ...) or return"
+            + where)
+
+
+def _safe(describe: Any, fallback: str) -> str:
+    try:
+        return str(describe())
+    except BaseException:  # noqa: BLE001  a learner's __str__ may raise anything
+        return fallback
+
+
+def _text(exc: BaseException) -> str:
+    """str(exc), or a placeholder when the learner's exception cannot be printed."""
+    return _safe(lambda: exc, "(an exception that cannot be printed)")
+
+
+def _kind(exc: BaseException) -> str:
+    return _safe(lambda: type(exc).__name__, "an exception")
 
 
 def _learner_frame(excinfo: pytest.ExceptionInfo[BaseException], impl: Path | None) -> str:
     if impl is None:
         return ""
-    for frame in reversed(traceback.extract_tb(excinfo.tb)):
-        if Path(frame.filename).resolve() == impl:
-            line = (frame.line or "").strip()
-            return f"\n  raised at {impl.name}:{frame.lineno}: {line}"
+    try:
+        for frame in reversed(traceback.extract_tb(excinfo.tb)):
+            if Path(frame.filename).resolve() == impl:
+                line = (frame.line or "").strip()
+                return f"\n  raised at {impl.name}:{frame.lineno}: {line}"
+    except Exception:  # noqa: BLE001
+        return ""
     return ""
 
 
@@ -196,8 +318,11 @@ FIXTURE_NAMES = ("candidate", "reference", "device")
 
 def _notes(exc: BaseException) -> str:
     """Hypothesis's failing example, as one line of the drawn values (fixtures left out)."""
-    for note in getattr(exc, "__notes__", []):
-        if not note.startswith(("Falsifying", "Failing test case")):
+    notes = getattr(exc, "__notes__", None)
+    if not isinstance(notes, list):
+        return ""
+    for note in notes:
+        if not isinstance(note, str) or not note.startswith(("Falsifying", "Failing test case")):
             continue
         drawn: list[list[str]] = []
         for line in note.splitlines()[1:]:
@@ -220,29 +345,54 @@ def _notes(exc: BaseException) -> str:
 def classify(
     excinfo: pytest.ExceptionInfo[BaseException], impl: Path | None
 ) -> tuple[str, str, dict[str, float]]:
-    """(status, message, extra fields) for a test that raised."""
+    """(status, message, extra fields) for a test that raised. Never raises itself."""
+    try:
+        return _classify(excinfo, impl)
+    except BaseException:  # noqa: BLE001  a learner's exception may break any step of this
+        return ("fail", "your code raised an exception that could not be described (its message "
+                        "or type raised in turn)" + _learner_frame(excinfo, impl), {})
+
+
+def _classify(
+    excinfo: pytest.ExceptionInfo[BaseException], impl: Path | None
+) -> tuple[str, str, dict[str, float]]:
     from grader.harness.speed import SpeedGrayZone
 
     exc = excinfo.value
     while isinstance(exc, BaseExceptionGroup) and exc.exceptions:  # Hypothesis's Flaky, groups
         exc = exc.exceptions[0]
         excinfo = pytest.ExceptionInfo.from_exception(exc)
-    if isinstance(exc, TaskTodo):
-        return "todo", f"not implemented yet ({exc})", {}
-    if isinstance(exc, SpeedGrayZone):
-        return "gray", str(exc), {}
+    if type(exc) is TaskTodo:
+        return "todo", f"not implemented yet ({_text(exc)})", {}
+    if type(exc) is SpeedGrayZone:
+        return "gray", _text(exc), {}
     if isinstance(exc, NotImplementedError) and _learner_frame(excinfo, impl):
-        return "todo", f"not implemented yet ({exc})", {}
-    if isinstance(exc, AssertionError):
-        return "fail", str(exc) + _notes(exc), {}
+        return "todo", f"not implemented yet ({_text(exc)})", {}
+    if type(exc) is EscapedCheck:
+        return "fail", _text(exc), {}
+    if isinstance(exc, AssertionError) and _from_grader(excinfo):
+        return "fail", _text(exc) + _notes(exc), {}
     if isinstance(exc, pytest.fail.Exception):
-        return "fail", str(exc), {}
+        return "fail", _text(exc), {}
     if isinstance(exc, SystemExit):
         return "fail", ("your code called sys.exit() or exit(); a task returns its result "
                         "instead" + _learner_frame(excinfo, impl)), {}
-    kind = type(exc).__name__
-    message = f"{kind}: {exc}".strip().rstrip(":") + _learner_frame(excinfo, impl)
+    kind, text = _kind(exc), _text(exc)
+    message = f"{kind}: {text}".strip().rstrip(":") + _learner_frame(excinfo, impl)
     return "fail", message + _notes(exc), {}
+
+
+def _from_grader(excinfo: pytest.ExceptionInfo[BaseException]) -> bool:
+    """An AssertionError raised by the spec or the harness (not one the learner raised)."""
+    try:
+        frames = traceback.extract_tb(excinfo.tb)
+    except Exception:  # noqa: BLE001
+        return True
+    if not frames:
+        return True
+    grader_dir = Path(__file__).resolve().parent
+    last = Path(frames[-1].filename).resolve()
+    return grader_dir in last.parents
 
 
 @pytest.hookimpl(wrapper=True)
@@ -252,34 +402,64 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
     if state is None or item.stash.get(_RECORDED, False):
         return report
     if report.when == "call" or (report.when == "setup" and not report.passed):
-        from grader.harness import speed
-
-        task, category = _marker_info(item)
-        extra: dict[str, float] = {}
-        if report.skipped:
-            status, message = "skipped", _skip_reason(report)
-        elif report.passed:
-            status, message = "pass", ""
-        elif call.excinfo is not None:
-            status, message, extra = classify(call.excinfo, state.impl)
-        else:
-            status, message = "fail", str(report.longrepr)
-        if category == "speed" and speed.last_measurement and status in ("pass", "fail", "gray"):
-            extra.update(speed.last_measurement)
-        speed.last_measurement.clear()
-        if len(message) > MESSAGE_LIMIT:
-            message = message[:MESSAGE_LIMIT] + "\n  … (message cut)"
-        previous = state.task_status.get(task, "pass")
-        order = ("pass", "skipped", "gray", "todo", "fail", "error")
-        if order.index(status) > order.index(previous):
-            state.task_status[task] = status
-        item.stash[_RECORDED] = True
-        state.count += 1
-        visibility = "hidden" if item.get_closest_marker("hidden") else "visible"
-        state.write("test", nodeid=item.nodeid, name=item.name, rung=state.rung, task=task,
-                    category=category, status=status, message=message,
-                    duration=round(report.duration, 4), visibility=visibility, **extra)
+        try:
+            _record(item, call, report, state)
+        except BaseException as exc:  # noqa: BLE001  the record must go out whatever happened
+            item.stash[_RECORDED] = True
+            task, category = _marker_info(item)
+            state.write("test", nodeid=item.nodeid, name=item.name, rung=state.rung, task=task,
+                        category=category, status="fail",
+                        message=f"the check could not be recorded ({_text(exc)})",
+                        duration=0.0, grader_skip=False)
     return report
+
+
+def _record(item: pytest.Item, call: pytest.CallInfo[None], report: pytest.TestReport,
+            state: RunState) -> None:
+    from grader.harness import sandbox, speed
+
+    task, category = _marker_info(item)
+    extra: dict[str, Any] = {}
+    grader_skip = False
+    where = ""
+    if report.skipped:
+        excinfo = call.excinfo
+        own = excinfo is not None and type(excinfo.value) is GraderSkip
+        if own and excinfo is not None:
+            reason = str(getattr(excinfo.value, "msg", "") or "")
+            status, message, grader_skip = "skipped", reason or _skip_reason(report), True
+        else:
+            status = "fail"
+            where = _learner_frame(excinfo, state.impl).strip() if excinfo else ""
+            message = ("your code skipped this check; only the grader skips checks, for its own "
+                       "reasons (no GPU, an extra not installed). Return your result instead."
+                       + (f"\n  {where}" if where else ""))
+    elif report.passed:
+        status, message = "pass", ""
+    elif call.excinfo is not None:
+        status, message, extra = classify(call.excinfo, state.impl)
+    else:
+        status, message = "fail", _safe(lambda: report.longrepr, "the check failed")
+    problem = sandbox.tampering()
+    if problem and status != "todo":
+        state.tampered = sandbox.tamper_message(problem)
+        status, message, grader_skip = "fail", state.tampered, False
+    if category == "speed" and speed.last_measurement and status in ("pass", "fail", "gray"):
+        extra.update({k: float(v) for k, v in speed.last_measurement.items()})
+    speed.last_measurement.clear()
+    if len(message) > MESSAGE_LIMIT:
+        message = message[:MESSAGE_LIMIT] + "\n  … (message cut)"
+    previous = state.task_status.get(task, "pass")
+    order = ("pass", "skipped", "gray", "todo", "fail", "error")
+    if order.index(status) > order.index(previous):
+        state.task_status[task] = status
+    item.stash[_RECORDED] = True
+    state.count += 1
+    visibility = "hidden" if item.get_closest_marker("hidden") else "visible"
+    state.write("test", nodeid=item.nodeid, name=item.name, rung=state.rung, task=task,
+                category=category, status=status, message=message,
+                duration=round(report.duration, 4), visibility=visibility,
+                grader_skip=grader_skip, where=where, **extra)
 
 
 def _skip_reason(report: pytest.TestReport) -> str:
@@ -317,28 +497,38 @@ def device(pytestconfig: pytest.Config) -> Any:
 @pytest.fixture(scope="session")
 def candidate(pytestconfig: pytest.Config) -> Any:
     """The learner's module, reached only through this handle."""
+    from grader.catalog import resolve
     from grader.harness.candidate import Candidate, load_module_from_path
+    from grader.harness.sandbox import load_learner_module
 
     impl = pytestconfig.getoption("kata_impl")
     if not impl:
         raise pytest.UsageError("--kata-impl PATH is required: the module to grade")
     path = Path(impl).resolve()
+    policy = resolve(pytestconfig.getoption("kata_rung")).policy
+    guarded = os.environ.pop("KATA_NO_RUNTIME_GUARD", None) is None
     try:
-        module = load_module_from_path(path, "kata_candidate")
+        if guarded:
+            module = load_learner_module(path, "kata_candidate", policy)
+        else:  # the project's own tests of what lies beneath the guard
+            module = load_module_from_path(path, "kata_candidate")
     except NotImplementedError:
         raise
-    except Exception as exc:
+    except BaseException as exc:  # noqa: BLE001  a skip, an exit, anything: it is the learner's
         where = _learner_frame(pytest.ExceptionInfo.from_exception(exc), path)
+        kind, text = _kind(exc), _text(exc)
         raise ImportError(
-            f"your module {path.name} failed while being imported: "
-            f"{type(exc).__name__}: {exc}{where}"
-        ) from exc
+            f"your module {path.name} failed while being imported: {kind}: {text}{where}"
+        ) from None
     return Candidate(module, path.name)
 
 
 @pytest.fixture(scope="session")
 def reference(pytestconfig: pytest.Config) -> Any:
-    """The reference module of the rung under test."""
+    """The reference module of the rung under test, loaded before any learner code."""
+    state = pytestconfig.stash.get(_STATE, None)
+    if state is not None and state.reference is not None:
+        return state.reference
     from grader.catalog import resolve
     from grader.harness.candidate import load_module_from_path
 

@@ -1,65 +1,115 @@
 """The runner: grades one rung in a worker process and turns its records into a RungResult.
 
-This process never imports learner code. It copies the learner's module into a private temporary
-directory, starts `python -m pytest <spec> -p grader.plugin --noconftest` there under a timeout
-and resource limits, and reads back only records that carry this run's nonce. An exit code or
-printed output proves nothing: learner code can fake both.
+This process never imports learner code and trusts nothing the worker says unless it can check
+it. Before a worker starts, the learner's file is parsed and held to the rung's source rules
+(grader/rules.py). The worker (grader/worker.py) limits itself, drops to an unprivileged user when
+run as root, and speaks over a pipe: one JSON record per line, each tagged with this run's nonce.
+
+The pipe carries, in this order: `meta` and `manifest` (every check the spec holds), written
+before any learner code is loaded, then the `learner` marker, then a `start` and a `test` record
+per check and a final `done`. What comes before the marker cannot have been written by learner
+code, so the manifest is the parent's list of checks: every one needs exactly one result, a
+missing one means the run stopped early (no points), and only the grader's own reasons may skip
+a check. Every string is cleaned before any report prints it (grader/sanitize.py). When the rung
+is graded, everything the worker started is killed (grader/isolation.py).
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
 import os
-import resource
 import secrets
-import shutil
 import signal
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from grader.catalog import HIDDEN_COUNTS_PATH, REPO_ROOT, Rung
+from grader import isolation
+from grader.bands import KNOWN_BANDS
+from grader.catalog import HIDDEN_COUNTS_PATH, PACKAGE_DIR, REPO_ROOT, Rung
 from grader.results import Result, RungResult, TestResult, rung_status
+from grader.rules import MAX_SOURCE_BYTES, check_source, describe_violations
+from grader.sanitize import NAME_LIMIT, clean, finite_number
 
 MEMORY_LIMIT_BYTES = 4 * 1024**3
+CUDA_MEMORY_LIMIT_BYTES = 12 * 1024**3  # resident memory, watched: CUDA cannot live with RLIMIT_AS
 OUTPUT_LIMIT_BYTES = 64 * 1024**2
+CHANNEL_LIMIT_BYTES = 32 * 1024**2
 EXTRA_PROCESSES = 64
 REMEASURE_RUNS = 2
+CATEGORIES = ("shape", "values", "grad", "properties", "structure", "speed", "gpu", "training")
+TEST_STATUSES = ("pass", "fail", "error", "todo", "skipped", "gray")
+TRUSTED_KINDS = ("meta", "manifest", "setup_error", "collect_error")
+
+
+@dataclass(frozen=True)
+class Layers:
+    """Which of the grader's integrity layers a run applies: all of them, except in the project's
+    own tests of the layers underneath (a segfault must be handled even if no rule let it in)."""
+
+    source_rules: bool = True
+    runtime_guard: bool = True
+
+
+ALL_LAYERS = Layers()
 
 
 class SetupError(Exception):
     """The run could not start: a missing file, no CUDA where asked. The CLI exits 2."""
 
 
+class GradingInterrupted(Exception):
+    """Ctrl-C: the worker and everything it started are gone; `where` says how far it got."""
+
+    def __init__(self, where: str) -> None:
+        super().__init__(where)
+        self.where = where
+
+
 @dataclass
 class WorkerRun:
-    """What one worker process left behind."""
+    """What one worker process left behind, as the parent read it."""
 
-    records: list[dict[str, Any]] = field(default_factory=list)
+    records: list[dict[str, Any]] = field(default_factory=list)  # after the learner marker
+    trusted: list[dict[str, Any]] = field(default_factory=list)  # before it
+    learner_started: bool = False
     returncode: int | None = None
     timed_out: bool = False
+    memory_exceeded: bool = False
+    channel_overflow: bool = False
     output: str = ""
     seconds: float = 0.0
 
     def of_kind(self, kind: str) -> list[dict[str, Any]]:
-        return [r for r in self.records if r.get("kind") == kind]
+        pool = self.trusted if kind in TRUSTED_KINDS else self.records
+        return [r for r in pool if r.get("kind") == kind]
 
     @property
     def finished(self) -> bool:
         return bool(self.of_kind("done"))
 
+    def manifest(self) -> list[dict[str, Any]] | None:
+        found = self.of_kind("manifest")
+        if not found or not isinstance(found[0].get("checks"), list):
+            return None
+        return [c for c in found[0]["checks"] if isinstance(c, dict)]
+
     def running_test(self) -> str | None:
-        """The test that had started but recorded no result when the worker stopped."""
-        finished = {r["nodeid"] for r in self.of_kind("test")}
-        started = [r["nodeid"] for r in self.of_kind("start") if r["nodeid"] not in finished]
-        return started[-1].rsplit("::", 1)[-1] if started else None
+        """The check that had started but recorded no result when the worker stopped."""
+        finished = {r.get("nodeid") for r in self.of_kind("test")}
+        started = [r.get("nodeid") for r in self.of_kind("start")
+                   if r.get("nodeid") not in finished]
+        name = started[-1] if started and isinstance(started[-1], str) else None
+        return clean(name.rsplit("::", 1)[-1], NAME_LIMIT) if name else None
 
 
 def implementation_path(rung: Rung, impl: str) -> Path:
@@ -70,7 +120,7 @@ def implementation_path(rung: Rung, impl: str) -> Path:
             raise SetupError("--impl reference: this course copy ships without readable "
                              "reference solutions")
         return rung.reference_path
-    return Path(impl).expanduser().resolve()
+    return Path(impl).expanduser().absolute()
 
 
 def missing_requirements(rung: Rung) -> list[str]:
@@ -87,14 +137,11 @@ def install_command(extra: str) -> str:
     return f"pip install 'torchkata[{extra}]'"
 
 
-def oracle_reference(rung: Rung, into: Path) -> Path:
+def oracle_source(rung: Rung) -> bytes:
     """The reference the spec compares with: the readable file, or the course copy's oracle."""
     if rung.reference_path.is_file() or not rung.oracle_path.is_file():
-        return rung.reference_path
-    target = into / "oracle" / rung.module
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_bytes(zlib.decompress(rung.oracle_path.read_bytes()))
-    return target
+        return rung.reference_path.read_bytes()
+    return zlib.decompress(rung.oracle_path.read_bytes())
 
 
 def hidden_pending(rung: Rung) -> int:
@@ -108,21 +155,65 @@ def hidden_pending(rung: Rung) -> int:
         return 0
 
 
+def read_learner_file(path: Path) -> bytes:
+    """The learner's file as bytes, read once: the worker gets a copy, never the path."""
+    if not path.is_file():
+        raise SetupError(f"{path} is not a regular file")
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_SOURCE_BYTES + 1)
+    except OSError as exc:
+        raise SetupError(f"cannot read {path}: {exc.strerror}") from None
+    if len(data) > MAX_SOURCE_BYTES:
+        raise _TooLarge(path.name)
+    return data
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def source_problem(rung: Rung, path: Path, data: bytes) -> str | None:
+    """A syntax error or a broken source rule, as the learner should read it; None when clean."""
+    try:
+        source = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return f"{path.name} is not UTF-8 text (byte {exc.start}); save it as UTF-8"
+    try:
+        compile(source, str(path), "exec", dont_inherit=True, flags=0x400)  # PyCF_ONLY_AST
+        violations = check_source(source, rung.policy)
+    except SyntaxError as exc:
+        return _syntax_message(path, exc)
+    except (RecursionError, MemoryError):
+        return (f"{path.name} is nested too deeply for Python to read; write it as plain, "
+                "flat statements")
+    except ValueError as exc:  # null bytes in the source
+        return f"{path.name} cannot be compiled: {exc}"
+    if violations:
+        return describe_violations(violations, path.name, source)
+    return None
+
+
+def _syntax_message(path: Path, exc: SyntaxError) -> str:
+    line = (exc.text or "").rstrip("\n")
+    pointer = ""
+    if line and exc.offset:
+        stripped = line.lstrip()
+        pointer = "\n    " + " " * max(exc.offset - 1 - (len(line) - len(stripped)), 0) + "^"
+        line = stripped
+    return clean(f"SyntaxError in {path.name} line {exc.lineno}: {exc.msg}"
+                 + (f"\n    {line[:200]}{pointer}" if line else ""))
+
+
 def syntax_problem(path: Path) -> str | None:
     """Compile without running: a syntax error is reported with the learner's file and line."""
     try:
-        compile(path.read_bytes(), str(path), "exec", dont_inherit=True)
+        source = path.read_text(encoding="utf-8")
+        compile(source, str(path), "exec", dont_inherit=True, flags=0x400)
     except SyntaxError as exc:
-        line = (exc.text or "").rstrip("\n")
-        pointer = ""
-        if line and exc.offset:
-            stripped = line.lstrip()
-            pointer = "\n    " + " " * max(exc.offset - 1 - (len(line) - len(stripped)), 0) + "^"
-            line = stripped
-        return (f"SyntaxError in {path.name} line {exc.lineno}: {exc.msg}"
-                + (f"\n    {line}{pointer}" if line else ""))
-    except ValueError as exc:  # null bytes in the source
-        return f"{path.name} cannot be compiled: {exc}"
+        return _syntax_message(path, exc)
+    except (RecursionError, MemoryError, ValueError, UnicodeDecodeError) as exc:
+        return f"{path.name} cannot be compiled: {type(exc).__name__}"
     return None
 
 
@@ -138,30 +229,25 @@ def _user_process_count() -> int:
     return count
 
 
-def _limits(cpu_seconds: int, limit_memory: bool, max_processes: int):  # type: ignore[no-untyped-def]
-    def apply() -> None:
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-        resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 5))
-        resource.setrlimit(resource.RLIMIT_FSIZE, (OUTPUT_LIMIT_BYTES, OUTPUT_LIMIT_BYTES))
-        if limit_memory:
-            resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT_BYTES, MEMORY_LIMIT_BYTES))
-        soft, hard = resource.getrlimit(resource.RLIMIT_NPROC)
-        wanted = max_processes if hard == resource.RLIM_INFINITY else min(max_processes, hard)
-        resource.setrlimit(resource.RLIMIT_NPROC, (wanted, hard))
-
-    return apply
-
-
-def _worker_env(result_fd: int, nonce_fd: int, work: Path) -> dict[str, str]:
+def _worker_env(nonce_fd: int, channel_fd: int, home: Path, config: dict[str, Any]
+                ) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items()
-           if not key.startswith(("KATA_", "PYTEST_", "HYPOTHESIS_"))}
+           if not key.startswith(("KATA_", "PYTEST_", "HYPOTHESIS_", "PYTHON"))}
     env.update(
-        KATA_RESULT_FD=str(result_fd),
+        KATA_WORKER=json.dumps(config),
+        KATA_RESULT_FD=str(channel_fd),
         KATA_NONCE_FD=str(nonce_fd),
         PYTEST_DISABLE_PLUGIN_AUTOLOAD="1",
-        PYTHONPATH=os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")])),
+        PYTHONPATH=str(REPO_ROOT),
         PYTHONDONTWRITEBYTECODE="1",
         PYTHONHASHSEED="0",
+        PYTHONNOUSERSITE="1",
+        HOME=str(home),
+        USER="kata-worker",
+        LOGNAME="kata-worker",
+        TMPDIR=str(home / "tmp"),
+        TORCHINDUCTOR_CACHE_DIR=str(home / "inductor"),
+        TRITON_CACHE_DIR=str(home / "triton"),
         OMP_NUM_THREADS="1",
         MKL_NUM_THREADS="1",
         # glibc malloc: keep freed memory mapped (stable timings, research §0.3) and fill freed
@@ -175,82 +261,244 @@ def _worker_env(result_fd: int, nonce_fd: int, work: Path) -> dict[str, str]:
         TRANSFORMERS_OFFLINE="1",
         HF_DATASETS_OFFLINE="1",
         HF_HUB_DISABLE_TELEMETRY="1",
-        HF_HOME=str(work / "hf-home"),
+        HF_HOME=str(home / "hf-home"),
         TOKENIZERS_PARALLELISM="false",
     )
     return env
 
 
+class _ChannelReader(threading.Thread):
+    """Drains the result pipe as the worker writes it, keeping at most CHANNEL_LIMIT_BYTES."""
+
+    def __init__(self, fd: int) -> None:
+        super().__init__(daemon=True)
+        self.fd = fd
+        self.data = bytearray()
+        self.overflow = False
+
+    def run(self) -> None:
+        try:
+            while True:
+                chunk = os.read(self.fd, 1 << 16)
+                if not chunk:
+                    return
+                if len(self.data) + len(chunk) <= CHANNEL_LIMIT_BYTES:
+                    self.data += chunk
+                else:
+                    self.overflow = True
+        except OSError:
+            return
+        finally:
+            try:
+                os.close(self.fd)
+            except OSError:
+                pass
+
+
+def _parse_channel(data: bytes, nonce: str, run: WorkerRun) -> None:
+    """Split the pipe's bytes into records: before the learner marker trusted, after it not."""
+    for raw in data.split(b"\n"):
+        if not raw.strip():
+            continue
+        try:
+            record = json.loads(raw.decode("utf-8", "replace"))
+        except (ValueError, RecursionError):
+            continue
+        if not isinstance(record, dict) or record.get("nonce") != nonce:
+            continue
+        kind = record.get("kind")
+        if not run.learner_started:
+            if kind == "learner":
+                run.learner_started = True
+            elif kind in TRUSTED_KINDS:
+                run.trusted.append(record)
+            continue
+        if kind in ("start", "test", "done"):
+            run.records.append(record)
+
+
+def _tree_digest() -> str:
+    """A digest of the grader's own files: learner code must never change them."""
+    digest = hashlib.sha256()
+    for path in sorted(PACKAGE_DIR.rglob("*")):
+        if path.suffix in (".py", ".toml", ".json") and "__pycache__" not in path.parts:
+            digest.update(str(path.relative_to(PACKAGE_DIR)).encode())
+            try:
+                digest.update(path.read_bytes())
+            except OSError:
+                digest.update(b"?")
+    return digest.hexdigest()
+
+
+def _prepare_workdir(work: Path, learner_source: bytes, module: str, reference: bytes,
+                     uid: int | None) -> dict[str, Path]:
+    """Folders for one run. Only `home` is the worker's to write; the rest it may only read."""
+    os.chmod(work, 0o711)
+    private = work / "private"
+    private.mkdir(mode=0o700)
+    learner = work / "learner"
+    learner.mkdir(mode=0o755)
+    (learner / module).write_bytes(learner_source)
+    os.chmod(learner / module, 0o644)
+    oracle = work / "reference"
+    oracle.mkdir(mode=0o755)
+    (oracle / module).write_bytes(reference)
+    os.chmod(oracle / module, 0o644)
+    home = work / "home"
+    home.mkdir(mode=0o700)
+    for sub in ("tmp", "hf-home"):
+        (home / sub).mkdir(mode=0o700)
+    (work / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
+    os.chmod(work / "pytest.ini", 0o644)
+    if uid is not None:
+        for path in (home, home / "tmp", home / "hf-home"):
+            os.chown(path, uid, uid)
+    return {"private": private, "learner": learner / module, "reference": oracle / module,
+            "home": home}
+
+
 def run_worker(
-    rung: Rung, impl: Path, device: str, timeout: float, select: list[str] | None = None
+    rung: Rung, source: bytes, device: str, timeout: float, select: list[str] | None = None,
+    layers: Layers = ALL_LAYERS,
 ) -> WorkerRun:
-    """Run the rung's spec against `impl` in a fresh, limited process."""
+    """Run the rung's spec against `source` (the learner's module) in a fresh, limited process.
+
+    Raises GradingInterrupted on Ctrl-C, after the worker and all it started are gone.
+    """
     run = WorkerRun()
+    isolation.become_subreaper()
+    as_root = isolation.running_as_root()
+    uids = isolation.worker_uids() if as_root else []
+    own_uid = uids[0] if uids and uids[0] != isolation.NOBODY else None
     with tempfile.TemporaryDirectory(prefix="kata-") as workdir:
         work = Path(workdir)
-        learner = work / "learner" / rung.module
-        learner.parent.mkdir()
-        shutil.copyfile(impl, learner)
-        (work / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
+        places = _prepare_workdir(work, source, rung.module, oracle_source(rung), own_uid)
         nonce = secrets.token_hex(16)
         nonce_read, nonce_write = os.pipe()
         os.write(nonce_write, nonce.encode())
         os.close(nonce_write)
-        result_file = work / "results.jsonl"
-        result_fd = os.open(result_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        channel_read, channel_write = os.pipe()
         spec = str(rung.spec_path)
         targets = [f"{spec}::{name}" for name in select] if select else [spec]
-        command = [
-            sys.executable, "-m", "pytest", *targets,
-            "-p", "grader.plugin", "--noconftest", "-p", "no:cacheprovider",
+        pytest_args = [
+            *targets, "-p", "grader.plugin", "--noconftest", "-p", "no:cacheprovider",
             "-c", str(work / "pytest.ini"), "--rootdir", str(work), "-q", "-rN",
             "--assert=plain",  # spec messages are the report; no rewritten-assert clutter
-            "--kata-rung", rung.id, "--kata-impl", str(learner),
-            "--kata-reference", str(oracle_reference(rung, work)), "--kata-device", device,
+            "--basetemp", str(places["home"] / "pytest"),
+            "--kata-rung", rung.id, "--kata-impl", str(places["learner"]),
+            "--kata-reference", str(places["reference"]), "--kata-device", device,
         ]
-        output_path = work / "output.txt"
+        config = {
+            "pytest_args": pytest_args, "home": str(places["home"]),
+            "cpu_seconds": int(timeout) + 5, "output_bytes": OUTPUT_LIMIT_BYTES,
+            "memory_bytes": MEMORY_LIMIT_BYTES if device == "cpu" else 0,
+            "processes": EXTRA_PROCESSES if as_root else _user_process_count() + EXTRA_PROCESSES,
+            "uids": uids, "keep_read": as_root and isolation.needs_read_search(REPO_ROOT),
+        }
+        env = _worker_env(nonce_read, channel_write, places["home"], config)
+        if not layers.runtime_guard:
+            env["KATA_NO_RUNTIME_GUARD"] = "1"
+        command = [sys.executable, "-P", "-m", "grader.worker"]
+        output_fd = os.open(places["private"] / "output.txt", os.O_RDWR | os.O_CREAT, 0o600)
+        digest_before = _tree_digest()
         started = time.monotonic()
-        with open(output_path, "wb") as output:
+        reader = _ChannelReader(channel_read)
+        process: subprocess.Popen[bytes] | None = None
+        try:
             try:
                 process = subprocess.Popen(
-                    command, cwd=work / "learner", env=_worker_env(result_fd, nonce_read, work),
-                    stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT,
-                    pass_fds=(result_fd, nonce_read), start_new_session=True,
-                    preexec_fn=_limits(int(timeout) + 5, device == "cpu",
-                                       _user_process_count() + EXTRA_PROCESSES),
+                    command, cwd=places["home"],
+                    env=env,
+                    stdin=subprocess.DEVNULL, stdout=output_fd, stderr=output_fd,
+                    pass_fds=(channel_write, nonce_read), start_new_session=True,
                 )
             finally:
-                os.close(result_fd)
+                os.close(channel_write)
                 os.close(nonce_read)
-            try:
-                run.returncode = process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                run.timed_out = True
-                _kill_group(process)
-            _kill_group(process)  # anything the learner's code left running
+            isolation.register(process.pid)
+            reader.start()
+            _wait(process, run, timeout, device, own_uid)
+        except KeyboardInterrupt:
+            _end_everything(process, own_uid)
+            reader.join(timeout=2)
+            run.output = _read_output(output_fd)
+            os.close(output_fd)
+            run_records = WorkerRun()
+            _parse_channel(bytes(reader.data), nonce, run_records)
+            where = run_records.running_test()
+            raise GradingInterrupted(f"{rung.id}{f' during {where}' if where else ''}") from None
+        _end_everything(process, own_uid)
+        reader.join(timeout=5)
         run.seconds = time.monotonic() - started
-        run.output = output_path.read_bytes()[-20000:].decode("utf-8", "replace")
-        for line in result_file.read_text(encoding="utf-8", errors="replace").splitlines():
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(record, dict) and record.get("nonce") == nonce:
-                run.records.append(record)
+        run.channel_overflow = reader.overflow
+        run.output = _read_output(output_fd)
+        os.close(output_fd)
+        _parse_channel(bytes(reader.data), nonce, run)
+        if _tree_digest() != digest_before:
+            raise SetupError(
+                "the grader's own files changed while your code ran (grader/). Restore them "
+                "(git checkout -- grader) and grade again; a module must never write files "
+                "outside the paths a task gives it.")
     return run
 
 
-def _kill_group(process: subprocess.Popen[bytes]) -> None:
+def _wait(process: subprocess.Popen[bytes], run: WorkerRun, timeout: float, device: str,
+          own_uid: int | None) -> None:
+    deadline = time.monotonic() + timeout
+    watch_memory = device != "cpu"
+    while True:
+        try:
+            run.returncode = process.wait(timeout=0.25 if watch_memory else
+                                          max(0.01, min(1.0, deadline - time.monotonic())))
+            return
+        except subprocess.TimeoutExpired:
+            pass
+        if time.monotonic() >= deadline:
+            run.timed_out = True
+            return
+        if watch_memory and isolation.resident_bytes(process.pid, own_uid) \
+                > CUDA_MEMORY_LIMIT_BYTES:
+            run.memory_exceeded = True
+            return
+
+
+def _end_everything(process: subprocess.Popen[bytes] | None, own_uid: int | None) -> None:
+    """The worker, its process group, every process of its own uid, and adopted orphans."""
+    if process is not None:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        isolation.kill_tree(process.pid)
+    if own_uid is not None:
+        isolation.kill_uid(own_uid)
+    if process is not None:
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+        isolation.unregister(process.pid)
+    isolation.kill_orphans()
+
+
+def _read_output(fd: int, limit: int = 20000) -> str:
     try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-    process.wait()
+        size = os.fstat(fd).st_size
+        data = os.pread(fd, limit, max(0, size - limit))
+    except OSError:
+        return ""
+    return clean(data.decode("utf-8", "replace"), limit)
 
 
 def _describe_stop(run: WorkerRun, timeout: float) -> str:
     during = run.running_test()
     where = f" during {during}" if during else ""
+    if run.channel_overflow:
+        return (f"the grader's result channel was flooded{where}: something in your module wrote "
+                "to a file descriptor it does not own.")
+    if run.memory_exceeded:
+        return (f"stopped{where}: it used more than {CUDA_MEMORY_LIMIT_BYTES // 1024**3} GB of "
+                "memory.")
     if run.timed_out:
         return (f"timed out after {timeout:g} s{where}: an endless loop, or far too slow. "
                 "Run with --timeout N to allow longer.")
@@ -268,33 +516,112 @@ def _describe_stop(run: WorkerRun, timeout: float) -> str:
         reason = reasons.get(name, "a crash in native code, e.g. a bad pointer or a bug in an "
                                    "extension")
         return f"crashed ({name}){where}: {reason}."
+    if run.finished:
+        return (f"the run ended without a result for every check (exit code {code}){where}: "
+                "something in your module stopped the grader's run early.")
     return (f"the grader got no result: your code ended the process (exit code {code}){where}. "
             "Don't call exit(), sys.exit() or os._exit() in your module.")
 
 
-def _test_result(record: dict[str, Any]) -> TestResult:
-    return TestResult(
-        name=record.get("name", ""), task=record.get("task", ""),
-        category=record.get("category", ""), status=record.get("status", "error"),
-        message=record.get("message", ""), duration=float(record.get("duration", 0.0)),
-        visibility="hidden" if record.get("visibility") == "hidden" else "visible",
-        ratio=record.get("ratio"),
-    )
+def _speed_fields(record: dict[str, Any]) -> dict[str, float] | None:
+    ratio = finite_number(record.get("ratio"))
+    pass_at = finite_number(record.get("pass_at"))
+    fail_above = finite_number(record.get("fail_above"))
+    if ratio is None or ratio <= 0 or (pass_at, fail_above) not in KNOWN_BANDS:
+        return None
+    return {"ratio": ratio, "pass_at": pass_at or 0.0, "fail_above": fail_above or 0.0}
 
 
-def _remeasure(rung: Rung, impl: Path, device: str, timeout: float, test: TestResult,
-               record: dict[str, Any]) -> None:
+NOT_RUN = "not run: the run stopped before this check"
+FOREIGN_SKIP = ("your code skipped this check{where}; only the grader skips checks, for its own "
+                "reasons (no GPU, an extra not installed). Return your result instead.")
+
+
+def _check_results(manifest: list[dict[str, Any]], run: WorkerRun, rung: Rung, device: str
+                   ) -> tuple[list[TestResult], list[dict[str, Any] | None], list[str]]:
+    """One TestResult per manifest entry, in manifest order, from the records the worker sent.
+
+    Names, tasks and categories come from the manifest (trusted); from a record only the status,
+    the message and the measurements, each checked. Returns the tests, the record behind each
+    (None when missing) and the problems that make the whole run untrustworthy.
+    """
+    by_nodeid: dict[str, list[dict[str, Any]]] = {}
+    for sent in run.of_kind("test"):
+        by_nodeid.setdefault(str(sent.get("nodeid")), []).append(sent)
+    known = {str(entry.get("nodeid")) for entry in manifest}
+    problems = []
+    if set(by_nodeid) - known:
+        problems.append("the grader received results for checks its spec does not have")
+    tests: list[TestResult] = []
+    records: list[dict[str, Any] | None] = []
+    task_state: dict[str, str] = {}
+    for entry in manifest:
+        nodeid = str(entry.get("nodeid"))
+        task = clean(entry.get("task", ""), NAME_LIMIT)
+        category = str(entry.get("category", ""))
+        test = TestResult(name=clean(entry.get("name", ""), NAME_LIMIT), task=task,
+                          category=category if category in CATEGORIES else "",
+                          status="error", message=NOT_RUN,
+                          visibility="hidden" if entry.get("hidden") else "visible")
+        found = by_nodeid.get(nodeid, [])
+        record = found[0] if len(found) == 1 else None
+        if len(found) > 1:
+            problems.append(f"the grader received {len(found)} results for {test.name}")
+            test.message = "more than one result arrived for this check"
+        if record is not None:
+            status = record.get("status")
+            test.status = status if status in TEST_STATUSES else "error"
+            test.message = clean(record.get("message", ""))
+            test.duration = finite_number(record.get("duration"), 0.0) or 0.0
+            test.ratio = finite_number(record.get("ratio"))
+            if test.status == "gray" and (category != "speed" or _speed_fields(record) is None):
+                test.status = "fail"
+                test.message = ("the speed check's measurement did not arrive in a form the "
+                                "grader accepts; " + test.message)
+            if test.status == "skipped":
+                earlier = task_state.get(task)
+                allowed = record.get("grader_skip") is True and (
+                    category != "speed" or earlier in ("fail", "error", "todo"))
+                if not allowed:
+                    where = clean(record.get("where", ""), 300)
+                    test.status = "fail"
+                    test.message = FOREIGN_SKIP.format(where=f" ({where})" if where else "")
+        order = ("pass", "skipped", "gray", "todo", "fail", "error")
+        previous = task_state.get(task, "pass")
+        if test.status in order and order.index(test.status) > order.index(previous):
+            task_state[task] = test.status
+        tests.append(test)
+        records.append(record)
+    return tests, records, problems
+
+
+def _manifest_problem(manifest: list[dict[str, Any]] | None, rung: Rung) -> str | None:
+    if manifest is None:
+        return "the grader's worker sent no list of checks"
+    if not manifest:
+        return "the spec holds no checks"
+    tasks = {str(entry.get("task")) for entry in manifest}
+    unknown = tasks - set(rung.tasks)
+    if unknown:
+        return f"the spec names tasks the catalog does not have: {', '.join(sorted(unknown))}"
+    return None
+
+
+def _remeasure(rung: Rung, source: bytes, device: str, timeout: float, test: TestResult,
+               fields: dict[str, float], layers: Layers = ALL_LAYERS) -> None:
     """Settle a gray-zone speed ratio with two fresh processes and the median of three."""
-    ratios = [float(record["ratio"])]
+    ratios = [fields["ratio"]]
     for _ in range(REMEASURE_RUNS):
-        again = run_worker(rung, impl, device, timeout, select=[test.name])
-        ratios += [float(r["ratio"]) for r in again.of_kind("test")
-                   if r.get("name") == test.name and r.get("ratio") is not None]
+        again = run_worker(rung, source, device, timeout, select=[test.name], layers=layers)
+        for record in again.of_kind("test"):
+            measured = _speed_fields(record)
+            if record.get("name") == test.name and measured is not None:
+                ratios.append(measured["ratio"])
     median = statistics.median(ratios)
-    decide_at = (float(record["pass_at"]) + float(record["fail_above"])) / 2
+    decide_at = (fields["pass_at"] + fields["fail_above"]) / 2
     test.ratio = median
     listed = ", ".join(f"{r:.2f}×" for r in ratios)
-    if median <= decide_at:
+    if median <= decide_at and len(ratios) == 1 + REMEASURE_RUNS:
         test.status, test.message = "pass", ""
     else:
         test.status = "fail"
@@ -324,14 +651,14 @@ GPU_REQUIRED = ("--require-gpu: this check needs a CUDA GPU and counts as failed
 
 
 def check_rung(rung: Rung, impl: str = "exercises", device: str = "cpu",
-               timeout: float | None = None,
-               require_gpu: bool = False) -> tuple[RungResult, dict[str, Any]]:
+               timeout: float | None = None, require_gpu: bool = False,
+               layers: Layers = ALL_LAYERS) -> tuple[RungResult, dict[str, Any]]:
     """Grade one rung; also return what the worker said of its torch and device.
 
-    Raises SetupError when the run cannot even start.
+    Raises SetupError when the run cannot even start, GradingInterrupted on Ctrl-C.
     """
     path = implementation_path(rung, impl)
-    if not path.is_file():
+    if not path.exists():
         raise SetupError(f"{rung.id}: no file {path}")
     timeout = float(timeout or rung.timeout)
     result = RungResult(id=rung.id, title=rung.title, status="error", points=0.0,
@@ -344,32 +671,59 @@ def check_rung(rung: Rung, impl: str = "exercises", device: str = "cpu",
                           f"{install_command(rung.extra or '')} "
                           f"({', '.join(missing)} not installed)")
         return result, {}
-    problem = syntax_problem(path)
+    try:
+        source = read_learner_file(path)
+    except _TooLarge:
+        result.message = (f"{path.name} is larger than {MAX_SOURCE_BYTES // 1024} KB; a rung's "
+                          "module is a page or two of code")
+        return result, {}
+    problem = source_problem(rung, path, source) if layers.source_rules else None
     if problem:
         result.message = problem
         return result, {}
-    run = run_worker(rung, path, device, timeout)
+    run = run_worker(rung, source, device, timeout, layers=layers)
     result.duration = round(run.seconds, 3)
-    if run.returncode in (2, 4) and not run.of_kind("meta"):
-        last = [line for line in run.output.splitlines() if line.strip()]
-        raise SetupError(last[-1].removeprefix("ERROR: ") if last else "the worker would not start")
-    tests = [_test_result(record) for record in run.of_kind("test")]
-    for test, record in zip(tests, run.of_kind("test"), strict=True):
-        if test.status == "gray":
-            _remeasure(rung, path, device, timeout, test, record)
+    for error in run.of_kind("setup_error"):
+        raise SetupError(clean(error.get("message", "the worker would not start"), 500))
+    meta = run.of_kind("meta")
+    worker_meta = {k: clean(v, NAME_LIMIT) for k, v in meta[0].items()
+                   if k in ("torch", "device", "device_name")} if meta else {}
+    if run.of_kind("collect_error"):
+        result.message = ("the grader could not load its spec (a bug in torchkata, please "
+                          "report it):\n" + clean(run.of_kind("collect_error")[0].get("message")))
+        return result, worker_meta
+    manifest = run.manifest()
+    trouble = _manifest_problem(manifest, rung)
+    if trouble or manifest is None:
+        if not run.learner_started:
+            tail = run.output.strip().splitlines()[-5:]
+            result.message = (f"the grader's worker stopped before it ran your code ({trouble}; "
+                              f"exit code {run.returncode})" + ("\n  " + "\n  ".join(tail)
+                                                                if tail else ""))
+        else:
+            result.message = f"the grader could not trust this run: {trouble}"
+        return result, worker_meta
+    tests, records, problems = _check_results(manifest, run, rung, device)
+    for test, record in zip(tests, records, strict=True):
+        if test.status == "gray" and record is not None:
+            fields = _speed_fields(record)
+            if fields is not None:
+                _remeasure(rung, source, device, timeout, test, fields, layers)
         if require_gpu and test.category == "gpu" and test.status == "skipped":
             test.status, test.message = "fail", f"{GPU_REQUIRED}; {test.message}"
     result.tests = tests
-    if run.of_kind("collect_error"):
-        result.message = ("the grader could not load its spec (a bug in torchkata, please "
-                          "report it):\n" + run.of_kind("collect_error")[0]["message"])
-    elif not run.finished:
-        result.message = _describe_stop(run, timeout)
+    missing_checks = [t for t, r in zip(tests, records, strict=True) if r is None]
+    clean_exit = run.finished and run.returncode in (0, 1) and not run.timed_out
+    if problems:
+        result.message = "the grader could not trust this run: " + "; ".join(problems)
+    elif missing_checks or not clean_exit:
+        ran = len(tests) - len(missing_checks)
+        result.message = (_describe_stop(run, timeout)
+                          + f" {ran} of {len(tests)} checks had run.")
     else:
         result.status = rung_status(tests)
     result.tasks_todo = [t for t in rung.tasks if result.task_status(t) == "todo"]
     if result.status != "error":
         result.points = round(sum(score.points for score in result.task_scores()), 2)
-    meta = run.of_kind("meta")
-    worker_meta = {k: v for k, v in meta[0].items() if k not in ("nonce", "kind")} if meta else {}
     return result, worker_meta
+

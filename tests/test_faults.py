@@ -1,24 +1,33 @@
-"""Learner code is untrusted: whatever it does, the grader gives a clear verdict and carries on."""
+"""Learner code is untrusted: whatever it does, the grader gives a clear verdict and carries on.
+
+Most of what these modules do (import os, sys, ctypes) the source rules and the run-time guard
+refuse before it runs; `DEEP` switches both off, so that each layer underneath is tested on its
+own: the parent must survive a segfault even if no rule had let one in.
+"""
 
 from __future__ import annotations
 
+import os
 import textwrap
+import time
 
 import pytest
 
-from grader.catalog import resolve
-from grader.runner import check_rung
+from grader import isolation
+from grader.catalog import REPO_ROOT, resolve
+from grader.runner import Layers, check_rung
 
 from .helpers import describe
 
 ATTENTION = resolve("08-attention")
 TIMEOUT = 20.0
+DEEP = Layers(source_rules=False, runtime_guard=False)
 
 
-def grade_source(tmp_path, source: str, timeout: float = TIMEOUT):
+def grade_source(tmp_path, source: str, timeout: float = TIMEOUT, layers: Layers = DEEP):
     module = tmp_path / "attention.py"
     module.write_text(textwrap.dedent(source), encoding="utf-8")
-    result, _ = check_rung(ATTENTION, impl=str(module), timeout=timeout)
+    result, _ = check_rung(ATTENTION, impl=str(module), timeout=timeout, layers=layers)
     return result
 
 
@@ -27,10 +36,11 @@ def test_an_endless_loop_times_out_with_the_test_it_was_in(tmp_path):
         def causal_mask(seq_len, device=None):
             while True:
                 pass
-    """, timeout=12)
+    """, timeout=12, layers=Layers())
     assert result.status == "error", describe(result)
     assert result.message.startswith("timed out after 12 s during test_"), result.message
     assert result.duration < 12 + 10  # the run was stopped, not waited out
+    assert result.points == 0
 
 
 def test_exiting_at_import_is_no_result_not_a_pass(tmp_path):
@@ -40,6 +50,7 @@ def test_exiting_at_import_is_no_result_not_a_pass(tmp_path):
     """)
     assert result.status == "error"
     assert "the grader got no result: your code ended the process (exit code 0)" in result.message
+    assert result.points == 0
 
 
 def test_sys_exit_inside_a_task_fails_that_task(tmp_path):
@@ -54,6 +65,34 @@ def test_sys_exit_inside_a_task_fails_that_task(tmp_path):
     assert "raised at attention.py:4: sys.exit(0)" in failing[0].message
 
 
+def test_keyboard_interrupt_inside_a_task_fails_that_check_and_the_run_goes_on(tmp_path):
+    result = grade_source(tmp_path, """
+        def causal_mask(seq_len, device=None):
+            raise KeyboardInterrupt
+    """)
+    failing = [t for t in result.tests if t.task == "causal_mask"]
+    assert failing and all(t.status == "fail" for t in failing), describe(result)
+    assert "KeyboardInterrupt, which would stop the grader's whole run" in failing[0].message
+    others = [t for t in result.tests if t.task != "causal_mask"]
+    assert others and all(t.message != "not run: the run stopped before this check"
+                          for t in others), describe(result)
+    assert result.status == "todo" or result.status == "fail", describe(result)
+
+
+def test_an_exception_that_cannot_be_printed_fails_the_check_not_the_grader(tmp_path):
+    result = grade_source(tmp_path, """
+        class Unprintable(Exception):
+            def __str__(self):
+                raise RuntimeError("no")
+        def causal_mask(seq_len, device=None):
+            raise Unprintable()
+    """)
+    failing = [t for t in result.tests if t.task == "causal_mask"]
+    assert failing and all(t.status == "fail" for t in failing), describe(result)
+    assert "cannot be printed" in failing[0].message, failing[0].message
+    assert result.status in ("fail", "todo"), describe(result)
+
+
 def test_os_exit_inside_a_task_is_no_result_and_names_the_test(tmp_path):
     result = grade_source(tmp_path, """
         import os
@@ -62,6 +101,9 @@ def test_os_exit_inside_a_task_is_no_result_and_names_the_test(tmp_path):
     """)
     assert result.status == "error"
     assert "ended the process" in result.message and "during test_" in result.message
+    assert "checks had run" in result.message
+    not_run = [t for t in result.tests if t.message.startswith("not run")]
+    assert not_run, describe(result)
 
 
 def test_a_segfault_is_reported_as_a_crash(tmp_path):
@@ -78,9 +120,37 @@ def test_a_syntax_error_names_the_file_and_line(tmp_path):
     result = grade_source(tmp_path, """
         def causal_mask(seq_len, device=None)
             return None
-    """)
+    """, layers=Layers())
     assert result.status == "error"
     assert result.message.startswith("SyntaxError in attention.py line 2"), result.message
+
+
+def test_a_file_nested_too_deeply_gets_a_message_not_a_traceback(tmp_path):
+    module = tmp_path / "attention.py"
+    module.write_text("x = " + "(" * 5000 + "1" + ")" * 5000 + "\n", encoding="utf-8")
+    result, _ = check_rung(ATTENTION, impl=str(module))
+    assert result.status == "error" and result.points == 0
+    assert "attention.py" in result.message and "Traceback" not in result.message
+
+
+def test_a_huge_file_is_refused_before_anything_reads_it_whole(tmp_path):
+    module = tmp_path / "attention.py"
+    module.write_text("# padding\n" * 200_000, encoding="utf-8")
+    result, _ = check_rung(ATTENTION, impl=str(module))
+    assert result.status == "error" and "larger than" in result.message, result.message
+
+
+def test_breaking_a_source_rule_names_the_file_the_line_and_what_to_do(tmp_path):
+    result = grade_source(tmp_path, """
+        import torch
+        import numpy as np
+
+        def causal_mask(seq_len, device=None):
+            return torch.ones(seq_len, seq_len, dtype=torch.bool).tril()
+    """, layers=Layers())
+    assert result.status == "error" and result.tests == [], describe(result)
+    assert "attention.py:3: import numpy: 08-attention does not use `numpy`" in result.message
+    assert "its modules may import" in result.message and "torch" in result.message
 
 
 def test_forged_records_without_the_nonce_are_ignored(tmp_path):
@@ -97,7 +167,25 @@ def test_forged_records_without_the_nonce_are_ignored(tmp_path):
         os._exit(0)
     """)
     assert result.status == "error", describe(result)
-    assert result.tests == []
+    assert result.points == 0
+    assert all(t.message.startswith("not run") for t in result.tests), describe(result)
+
+
+def test_a_half_written_line_does_not_swallow_the_next_record(tmp_path):
+    result = grade_source(tmp_path, """
+        import os
+        import torch
+        def causal_mask(seq_len, device=None):
+            for fd in range(3, 64):
+                try:
+                    os.write(fd, b'{"nonce": "')
+                except OSError:
+                    pass
+            return torch.zeros(seq_len, seq_len, dtype=torch.bool)
+    """)
+    mask = [t for t in result.tests if t.task == "causal_mask"]
+    assert any(t.status == "fail" and t.category == "values" for t in mask), describe(result)
+    assert not any(t.message.startswith("not run") for t in result.tests), describe(result)
 
 
 def test_the_nonce_and_result_channel_are_not_in_the_environment(tmp_path):
@@ -116,11 +204,23 @@ def test_an_exception_names_the_learners_line(tmp_path):
         import torch
         def causal_mask(seq_len, device=None):
             return torch.ones(seq_len, seq_len + 1).tril() @ torch.ones(seq_len, 1)
-    """)
+    """, layers=Layers())
     failing = [t for t in result.tests if t.task == "causal_mask" and t.status == "fail"]
     assert failing, describe(result)
     assert "RuntimeError" in failing[0].message
     assert "raised at attention.py:4: return torch.ones(seq_len" in failing[0].message
+
+
+def test_terminal_escapes_and_lone_surrogates_never_reach_a_report(tmp_path):
+    result = grade_source(tmp_path, """
+        def causal_mask(seq_len, device=None):
+            raise ValueError("\\x1b[2J\\x1b[1;32m PASS 20/20 \\udcff \\u202e tail \\x07")
+    """, layers=Layers())
+    messages = [t.message for t in result.tests if t.task == "causal_mask"]
+    assert messages, describe(result)
+    for message in messages:
+        assert "\x1b" not in message and "\x07" not in message and "\u202e" not in message
+        message.encode("utf-8")  # no lone surrogate left
 
 
 @pytest.mark.parametrize("size_mb", [200])
@@ -128,7 +228,64 @@ def test_flooding_output_fails_the_task_and_the_grader_carries_on(tmp_path, size
     result = grade_source(tmp_path, f"""
         def causal_mask(seq_len, device=None):
             print("x" * ({size_mb} * 1024 * 1024))
-    """)
+    """, layers=Layers())
     assert result.tests, describe(result)
     failing = [t for t in result.tests if t.task == "causal_mask"]
     assert failing and all(t.status == "fail" for t in failing), describe(result)
+
+
+def _processes_of_this_test(marker: str) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                    if marker.encode() in handle.read():
+                        found.append(int(entry))
+            except OSError:
+                continue
+    return found
+
+
+def test_a_daemon_the_learner_starts_does_not_outlive_the_run(tmp_path):
+    marker = f"kata-daemon-{os.getpid()}-{time.monotonic_ns()}"
+    result = grade_source(tmp_path, f"""
+        import os, subprocess
+        if os.fork() == 0:
+            os.setsid()
+            if os.fork() == 0:
+                os.execvp("sleep", ["sleep", "60", "{marker}"])
+            os._exit(0)
+        def causal_mask(seq_len, device=None):
+            raise NotImplementedError("08-attention: causal_mask")
+    """)
+    assert result.points == 0
+    time.sleep(0.5)
+    assert _processes_of_this_test(marker) == [], "the daemon outlived the grader's run"
+
+
+@pytest.mark.skipif(not isolation.running_as_root(), reason="the worker drops privileges only "
+                    "when the grader runs as root (Gradescope, PrairieLearn, Docker)")
+def test_run_as_root_the_worker_can_neither_write_the_grader_nor_signal_the_parent(tmp_path):
+    target = REPO_ROOT / "grader" / "kata-fault-test.txt"
+    result = grade_source(tmp_path, f"""
+        import os
+        def causal_mask(seq_len, device=None):
+            outcome = []
+            try:
+                open({str(target)!r}, "w").write("x")
+                outcome.append("wrote the grader")
+            except OSError as exc:
+                outcome.append(f"write refused ({{exc.errno}})")
+            try:
+                os.kill(os.getppid(), 0)
+                outcome.append("could signal the parent")
+            except OSError as exc:
+                outcome.append(f"signal refused ({{exc.errno}})")
+            outcome.append(f"uid {{os.getuid()}}")
+            raise RuntimeError("; ".join(outcome))
+    """)
+    assert not target.exists()
+    message = next(t.message for t in result.tests if t.task == "causal_mask")
+    assert "write refused" in message and "signal refused" in message, message
+    assert "uid 0" not in message, message

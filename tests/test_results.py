@@ -57,9 +57,15 @@ def _remeasured(monkeypatch, first: float, again: list[float]) -> TestResult:
     monkeypatch.setattr(runner, "run_worker", fake_worker)
     test = TestResult(name="test_fast", task="t", category="speed", status="gray",
                       message="slow")
-    runner._remeasure(resolve("08"), resolve("08").reference_path, "cpu", 10.0, test,
-                      _gray_record(first))
+    fields = runner._speed_fields(_gray_record(first))
+    assert fields is not None
+    runner._remeasure(resolve("08"), b"", "cpu", 10.0, test, fields)
     return test
+
+
+def test_a_gray_record_with_a_made_up_band_is_not_re_measured():
+    assert runner._speed_fields(dict(_gray_record(1.8), fail_above=1000.0)) is None
+    assert runner._speed_fields(dict(_gray_record(float("nan")))) is None
 
 
 def test_a_gray_ratio_passes_when_fresh_processes_agree_it_is_fast(monkeypatch):

@@ -5,6 +5,7 @@ every failure they raise is an AssertionError whose message a learner can act on
 the spec (see docs/writing-a-rung.md).
 """
 
+from grader.harness import sandbox
 from grader.harness.candidate import Candidate, harness_internal
 from grader.harness.compare import (
     Mistake,
@@ -12,6 +13,7 @@ from grader.harness.compare import (
     assert_matches,
     assert_module_grads_match,
 )
+from grader.harness.skips import GraderSkip, skip_check
 from grader.harness.speed import (
     AS_FAST_AS_REFERENCE,
     VECTORIZED,
@@ -33,6 +35,7 @@ __all__ = [
     "VECTORIZED",
     "Band",
     "Candidate",
+    "GraderSkip",
     "Mistake",
     "OpLog",
     "SpeedGrayZone",
@@ -46,4 +49,6 @@ __all__ = [
     "harness_internal",
     "measure_speed_ratio",
     "record_ops",
+    "sandbox",
+    "skip_check",
 ]

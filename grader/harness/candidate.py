@@ -7,6 +7,7 @@ arguments in place, or returns a tensor subclass, fails with a message saying so
 
 from __future__ import annotations
 
+import ast
 import functools
 import importlib.util
 import inspect
@@ -115,6 +116,29 @@ class Candidate:
         if inspect.isfunction(value):
             return _guarded(value, name)
         return value
+
+    @property
+    def filename(self) -> str:
+        return self._filename
+
+    def mentions(self, *names: str) -> list[tuple[int, str]]:
+        """(line, name) wherever the learner's file names one of `names`: as a name, an
+        attribute or in an import. Catches a built-in captured at import, which a tripwire on
+        the module attribute would miss."""
+        path = getattr(self._module, "__file__", None)
+        if not path:
+            return []
+        wanted = set(names)
+        found = []
+        for node in ast.walk(ast.parse(Path(path).read_text(encoding="utf-8"))):
+            name = (node.id if isinstance(node, ast.Name) else
+                    node.attr if isinstance(node, ast.Attribute) else None)
+            if name in wanted:
+                found.append((getattr(node, "lineno", 0), name))
+            if isinstance(node, ast.ImportFrom | ast.Import):
+                found += [(node.lineno, alias.name.rsplit(".", 1)[-1]) for alias in node.names
+                          if alias.name.rsplit(".", 1)[-1] in wanted]
+        return sorted(found)
 
     def __repr__(self) -> str:
         return f"<your {self._filename}>"

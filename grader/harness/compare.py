@@ -18,6 +18,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from grader.harness import sandbox
 from grader.harness.candidate import harness_internal
 
 # (rtol, atol) per dtype: torch.testing.assert_close's defaults, the floor of the error-ratio rule.
@@ -137,6 +138,7 @@ def compare_tensors(
     k: float,
 ) -> str | None:
     """Return None when `actual` passes the error-ratio rule, else the diff as text."""
+    sandbox.verify()  # the judges' tools are as the grader left them
     problem = check_tensor_meta(actual, expected, what)
     if problem:
         return problem
@@ -206,6 +208,7 @@ def assert_matches(
 
     `reference_fn` may be an nn.Module: its float64 run uses a float64 copy.
     """
+    sandbox.verify()  # the judges' tools are as the grader left them
     # A module's float64 copy is taken before it runs: forward may update its buffers.
     reference64 = _to_float64(reference_fn) if isinstance(reference_fn, nn.Module) \
         else reference_fn
@@ -284,6 +287,7 @@ def assert_grads_match(
     **kwargs: Any,
 ) -> None:
     """Compare the gradients a random upstream gradient pulls back to every floating argument."""
+    sandbox.verify()  # the judges' tools are as the grader left them
     try:
         names = list(inspect.signature(inspect.unwrap(reference_fn)).parameters)
     except (TypeError, ValueError):
@@ -322,6 +326,7 @@ def assert_module_grads_match(
     seed: int = 0,
 ) -> None:
     """Gradients of two modules holding the same weights: inputs, then parameters by name."""
+    sandbox.verify()  # the judges' tools are as the grader left them
     reference_params = dict(reference_module.named_parameters())
     candidate_params = dict(candidate_module.named_parameters())
     missing = [name for name in reference_params if name not in candidate_params]

@@ -9,30 +9,15 @@ band; a ratio inside the gray zone is re-measured by the runner in two fresh pro
 from __future__ import annotations
 
 import statistics
-import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from time import process_time as _process_time  # taken before learner code exists
 from typing import Any
 
 import torch
 
+from grader.bands import AS_FAST_AS_REFERENCE, VECTORIZED, Band  # noqa: F401  (re-exported)
+from grader.harness import sandbox
 
-@dataclass(frozen=True)
-class Band:
-    """pass at or below `pass_at`; fail above `fail_above`; in between, measure again."""
-
-    pass_at: float
-    fail_above: float
-    name: str
-
-    @property
-    def decide_at(self) -> float:
-        """After re-measuring, the median of three ratios passes at or below this."""
-        return (self.pass_at + self.fail_above) / 2
-
-
-AS_FAST_AS_REFERENCE = Band(1.5, 2.0, "as fast as the reference")
-VECTORIZED = Band(4.0, 8.0, "vectorized")
 IMPLAUSIBLY_FAST = 0.1
 
 # The plugin copies this into the test's result record, so the runner sees every measured ratio.
@@ -68,10 +53,10 @@ def _block_seconds(fn: Callable[..., Any], inputs: Sequence[tuple[Any, ...]], ca
         end.record()
         torch.cuda.synchronize()
         return start.elapsed_time(end) / 1000 / calls
-    begin = time.process_time()
+    begin = _process_time()
     for i in range(calls):
         fn(*inputs[i % len(inputs)])
-    return (time.process_time() - begin) / calls
+    return (_process_time() - begin) / calls
 
 
 def _calibrate(fn: Callable[..., Any], inputs: Sequence[tuple[Any, ...]], cuda: bool,
@@ -97,7 +82,9 @@ def measure_speed_ratio(
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # process_time counts every thread; one thread keeps it honest
     try:
-        return _interleaved_ratio(candidate_fn, reference_fn, inputs, cuda, pairs, block_seconds)
+        with sandbox.suspended():  # one integrity check before and after, none per call
+            return _interleaved_ratio(candidate_fn, reference_fn, inputs, cuda, pairs,
+                                      block_seconds)
     finally:
         torch.set_num_threads(threads)
 

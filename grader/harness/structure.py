@@ -9,15 +9,21 @@ ops at two sizes is a deterministic "no Python loop" test that no machine noise 
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import torch
 from torch import nn
 from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import TorchDispatchMode
 
+from grader.harness import sandbox
 from grader.harness.candidate import in_harness_internal
+
+
+OP_SLACK = 3
 
 
 @dataclass
@@ -26,6 +32,8 @@ class OpLog:
 
     aten: list[str] = field(default_factory=list)
     functions: list[str] = field(default_factory=list)
+    # the aten ops that touched data: at least one non-empty tensor among inputs and outputs
+    working: list[str] = field(default_factory=list)
 
     def names(self) -> Iterable[str]:
         yield from self.aten
@@ -38,9 +46,28 @@ class _DispatchRecorder(TorchDispatchMode):
         self.log = log
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
+        result = func(*args, **(kwargs or {}))
         if not in_harness_internal():
-            self.log.aten.append(str(func.overloadpacket))
-        return func(*args, **(kwargs or {}))
+            name = str(func.overloadpacket)
+            self.log.aten.append(name)
+            if _touches_data((args, kwargs, result)):
+                self.log.working.append(name)
+        return result
+
+
+def _touches_data(tree: Any) -> bool:
+    """Does any tensor in this (nested) structure hold at least one element?"""
+    stack = [tree]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, torch.Tensor):
+            if item.numel() > 0:
+                return True
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+    return False
 
 
 class _FunctionRecorder(TorchFunctionMode):
@@ -56,9 +83,11 @@ class _FunctionRecorder(TorchFunctionMode):
 
 def record_ops(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> OpLog:
     """Run `fn(*args, **kwargs)` once and return the ops it dispatched."""
+    sandbox.verify()  # the judges' tools are as the grader left them
     log = OpLog()
     with _FunctionRecorder(log), _DispatchRecorder(log):
         fn(*args, **kwargs)
+    sandbox.verify()
     return log
 
 
@@ -84,6 +113,7 @@ def assert_no_banned_modules(
     module: nn.Module, banned: dict[type[nn.Module], str], what: str = "your module"
 ) -> None:
     """Fail when `module` holds a submodule of a banned type (nn.MultiheadAttention, ...)."""
+    sandbox.verify()  # the judges' tools are as the grader left them
     for name, submodule in module.named_modules():
         for banned_type, advice in banned.items():
             if isinstance(submodule, banned_type):
@@ -100,21 +130,37 @@ def assert_op_count_constant(
     dim: str = "sequence length",
     advice: str = "Work on all positions at once with broadcasting and batched matmuls.",
 ) -> None:
-    """The number of dispatched ops must not grow with `dim`, as it would under a Python loop.
+    """The ops that do work must be the same at every size of `dim`, as under no Python loop.
 
-    `sizes` go from small to large. A count that shrinks is no loop: slicing a buffer to its full
-    length, for one, dispatches nothing.
+    `sizes` go from small to large; one more, twice the largest, is always added. Only ops that
+    touch data count: padding a loop with operations on empty tensors hides nothing. Besides
+    growing, the work may differ between sizes by at most OP_SLACK ops of any kind (slicing a
+    buffer to its full length dispatches nothing, so a few may vanish): a loop taken only for
+    small sizes changes far more.
     """
-    counts = []
+    sandbox.verify()  # the judges' tools are as the grader left them
+    sizes = (*sizes, 2 * sizes[-1])
+    logs = []
     for size in sizes:
         call = make_call(size)
         call()  # the first call may dispatch one-off work (lazy initialisation); count the second
-        counts.append(len(record_ops(call).aten))
+        logs.append(Counter(record_ops(call).working))
+    counts = [sum(log.values()) for log in logs]
+    detail = ", ".join(f"{c} ops at {dim} {s}" for s, c in zip(sizes, counts, strict=True))
     grown = any(later > earlier for earlier, later in zip(counts, counts[1:], strict=False))
     if grown:
-        detail = ", ".join(f"{c} ops at {dim} {s}" for s, c in zip(sizes, counts, strict=True))
         raise AssertionError(
             f"the number of tensor operations grows with the {dim} ({detail}). That is the mark "
             f"of a Python loop over the {dim} (a for loop, a comprehension, map or recursion). "
             + advice
         )
+    for (small, first), (large, second) in zip(zip(sizes, logs, strict=True),
+                                               list(zip(sizes, logs, strict=True))[1:],
+                                               strict=False):
+        differ = sum(((first - second) + (second - first)).values())
+        if differ > OP_SLACK:
+            raise AssertionError(
+                f"the tensor operations change with the {dim} ({detail}; {differ} differ "
+                f"between {small} and {large}). Code that loops only for some sizes is still a "
+                f"Python loop over the {dim}. " + advice
+            )

@@ -22,6 +22,7 @@ from grader.harness import (
     assert_no_banned_ops,
     assert_op_count_constant,
     record_ops,
+    sandbox,
 )
 from grader.strategies import randn, seeds, sizes, small_shapes
 
@@ -393,8 +394,15 @@ def test_broadcast_shape_agrees_with_torch(candidate, pair):
 
 
 @pytest.mark.task("broadcast_shape", category="structure")
-def test_broadcast_shape_is_plain_python(candidate, monkeypatch):
+def test_broadcast_shape_is_plain_python(candidate):
     """No torch.broadcast_shapes, no broadcast_tensors, no tensors made just to ask torch."""
+    mentioned = candidate.mentions("broadcast_shapes", "_broadcast_shapes", "broadcast_tensors",
+                                   "broadcast_to", "broadcast_shape")
+    asked = [(line, name) for line, name in mentioned if name != "broadcast_shape"]
+    require(not asked, (
+        f"{candidate.filename} line {asked[0][0] if asked else 0} uses "
+        f"torch.{asked[0][1] if asked else ''}. This task is the rule itself: work it out from the "
+        "two tuples in plain Python."))
     called: list[str] = []
     originals = {"torch.broadcast_shapes": torch.broadcast_shapes,
                  "torch._refs._broadcast_shapes": torch._refs._broadcast_shapes}
@@ -405,21 +413,24 @@ def test_broadcast_shape_is_plain_python(candidate, monkeypatch):
             return originals[name](*shapes)
         return call
 
-    monkeypatch.setattr(torch, "broadcast_shapes", tripwire("torch.broadcast_shapes"))
-    monkeypatch.setattr(torch.functional, "broadcast_shapes", tripwire("torch.broadcast_shapes"))
-    monkeypatch.setattr(torch._refs, "_broadcast_shapes", tripwire("torch._refs._broadcast_shapes"))
-    for a, b in (((8, 1, 3), (5, 1)), ((2, 3), (4,))):
-        try:
-            log = record_ops(candidate.broadcast_shape, a, b)
-        except ValueError:
-            continue
-        ops = list(log.names())
-        require(not called, (
-            f"broadcast_shape({a}, {b}) called torch.broadcast_shapes. This task is the rule "
-            "itself: work it out from the two tuples in plain Python."))
-        require(not ops, (
-            f"broadcast_shape({a}, {b}) ran tensor operations ({', '.join(sorted(set(ops)))}). "
-            "This is a plain-Python exercise on tuples: don't create tensors to ask torch."))
+    with sandbox.patched(torch, "broadcast_shapes", tripwire("torch.broadcast_shapes")), \
+            sandbox.patched(torch.functional, "broadcast_shapes",
+                            tripwire("torch.broadcast_shapes")), \
+            sandbox.patched(torch._refs, "_broadcast_shapes",
+                            tripwire("torch._refs._broadcast_shapes")):
+        for a, b in (((8, 1, 3), (5, 1)), ((2, 3), (4,))):
+            try:
+                log = record_ops(candidate.broadcast_shape, a, b)
+            except ValueError:
+                continue
+            ops = list(log.names())
+            require(not called, (
+                f"broadcast_shape({a}, {b}) called torch.broadcast_shapes. This task is the "
+                "rule itself: work it out from the two tuples in plain Python."))
+            require(not ops, (
+                f"broadcast_shape({a}, {b}) ran tensor operations "
+                f"({', '.join(sorted(set(ops)))}). This is a plain-Python exercise on tuples: "
+                "don't create tensors to ask torch."))
     require(not called, (
         "broadcast_shape called torch.broadcast_shapes. This task is the rule itself: work it "
         "out from the two tuples in plain Python."))

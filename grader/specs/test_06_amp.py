@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 from torch import Tensor, nn
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from grader.harness import Mistake, assert_matches, measure_speed_ratio
+from grader.harness import Mistake, assert_matches, measure_speed_ratio, skip_check
 from grader.strategies import randn, seeds
 
 pytestmark = pytest.mark.rung("06-amp")
@@ -827,7 +827,7 @@ def fresh_dynamo() -> Any:
     import torch._dynamo
 
     if not torch._dynamo.is_dynamo_supported():
-        pytest.skip("torch.compile is not supported on this Python/torch")
+        skip_check("torch.compile is not supported on this Python/torch")
     torch._dynamo.reset()
     yield
     torch._dynamo.reset()
@@ -1019,7 +1019,7 @@ def test_amp_step_on_cuda_is_at_least_1_5x_faster_than_float32(candidate, device
     if device.type == "cuda":
         major, minor = torch.cuda.get_device_capability(device)
         if major < 7:
-            pytest.skip(f"this CUDA GPU (compute capability {major}.{minor}) has no tensor "
+            skip_check(f"this CUDA GPU (compute capability {major}.{minor}) has no tensor "
                         "cores, so fp16 matmuls are not faster there")
     size = GPU_TIMING
     speedup = amp_speedup(candidate, device, size)

@@ -28,6 +28,8 @@ from torch import Tensor
 from torch.autograd import DeviceType
 from torch.profiler import ProfilerActivity, profile, record_function
 
+from grader.harness import skip_check
+
 pytestmark = pytest.mark.rung("10-profiling")
 
 TOP = "top_ops"
@@ -643,7 +645,7 @@ def test_sync_points_finds_every_sync_in_order(candidate, device):
     """.item(), h[h > 0], `if loss > ...`, torch.nonzero and torch.allclose, in order; no dtype
     cast and no .cpu() of a CPU tensor."""
     if device.type != "cpu":
-        pytest.skip("the CUDA step is checked by test_sync_points_on_cuda")
+        skip_check("the CUDA step is checked by test_sync_points_on_cuda")
     x, w = randn(32, 8, seed=11, device=device), randn(8, 16, seed=12, device=device)
     training_step_with_syncs(x, w)  # warm up
     result = call_sync_points(candidate, training_step_with_syncs, (x, w), SYNC_STEP)
@@ -656,7 +658,7 @@ def test_sync_points_finds_every_sync_in_order(candidate, device):
 def test_a_step_without_syncs_has_none(candidate, device):
     """matmul, tanh, a dtype cast, .cpu() of a CPU tensor, a sum: nothing waits."""
     if device.type != "cpu":
-        pytest.skip("on CUDA .cpu() is a real sync; see test_sync_points_on_cuda")
+        skip_check("on CUDA .cpu() is a real sync; see test_sync_points_on_cuda")
     x, w = randn(32, 8, seed=11, device=device), randn(8, 16, seed=12, device=device)
     describe = "x @ w -> tanh -> .to(float64) * 2 -> sum, plus h.cpu().mean() on CPU tensors"
     result = call_sync_points(candidate, step_without_syncs, (x, w), describe)

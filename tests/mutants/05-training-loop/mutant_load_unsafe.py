@@ -13,7 +13,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-KATA_EXPECT = {"status": "fail", "task": "load_checkpoint", "category": "properties", "message": "weights_only=true"}
+# The source rules refuse weights_only=False before anything runs (grader/rules.py).
+KATA_EXPECT = {"status": "error", "message": "weights_only=True"}
 
 Batch = tuple[Tensor, Tensor]
 LossFn = Callable[[Tensor, Tensor], Tensor]
