@@ -212,7 +212,9 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         checks.append({"nodeid": item.nodeid, "name": item.name, "task": task,
                        "category": category, "hidden": bool(item.get_closest_marker("hidden"))})
     state.write("manifest", checks=checks)
-    sandbox.take_snapshot()
+    specs = tuple(dict.fromkeys(module.__name__ for module in (
+        getattr(item, "module", None) for item in session.items) if module is not None))
+    sandbox.take_snapshot(extra_modules=specs)
     state.write("learner")
 
 

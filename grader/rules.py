@@ -48,6 +48,7 @@ BASE_DENY = (
     "torch.ops", "torch.library", "torch.classes", "torch.utils.cpp_extension", "torch.hub",
     "torch.utils.model_zoo", "torch.package", "torch.multiprocessing", "torch.distributed",
     "torch.jit", "torch.overrides", "torch.fx", "torch.utils.dlpack", "torch.testing._internal",
+    "torch.utils.data",  # its worker processes run code the op recorders cannot see
     "torch.cuda.cudart", "torch.serialization.add_safe_globals",
     "torch.serialization.safe_globals", "typing.get_type_hints", "operator.attrgetter",
     "operator.methodcaller", "string.Formatter", "functools.partialmethod",
@@ -156,7 +157,9 @@ class SourcePolicy:
 
     def path_problem(self, dotted: str) -> str | None:
         """Why a dotted path under an allowed module is refused (private, denied), or None."""
-        if self.allowed_exception(dotted):
+        if self.allowed_exception(dotted) or any(
+                dotted == name or dotted.startswith(name + ".") for name in self.imports
+                if "." in name):  # a rung that imports torch.utils.data may use all of it
             return None
         parts = dotted.split(".")
         for index, part in enumerate(parts[1:], start=1):

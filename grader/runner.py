@@ -40,8 +40,10 @@ from grader.results import Result, RungResult, TestResult, rung_status
 from grader.rules import MAX_SOURCE_BYTES, check_source, describe_violations
 from grader.sanitize import NAME_LIMIT, clean, finite_number
 
-MEMORY_LIMIT_BYTES = 4 * 1024**3
-CUDA_MEMORY_LIMIT_BYTES = 12 * 1024**3  # resident memory, watched: CUDA cannot live with RLIMIT_AS
+MEMORY_LIMIT_BYTES = 4 * 1024**3  # address space of each process (CPU runs)
+# Resident memory of all the worker's processes together, watched by the parent: RLIMIT_AS holds
+# per process (children each get their own) and CUDA cannot live with it at all.
+TOTAL_MEMORY_LIMIT_BYTES = {"cpu": 6 * 1024**3, "cuda": 12 * 1024**3}
 OUTPUT_LIMIT_BYTES = 64 * 1024**2
 CHANNEL_LIMIT_BYTES = 32 * 1024**2
 EXTRA_PROCESSES = 64
@@ -84,7 +86,7 @@ class WorkerRun:
     learner_started: bool = False
     returncode: int | None = None
     timed_out: bool = False
-    memory_exceeded: bool = False
+    memory_exceeded: int = 0  # the limit it went over, in bytes
     channel_overflow: bool = False
     output: str = ""
     seconds: float = 0.0
@@ -231,14 +233,17 @@ def _user_process_count() -> int:
 
 def _worker_env(nonce_fd: int, channel_fd: int, home: Path, config: dict[str, Any]
                 ) -> dict[str, str]:
+    # nothing of the caller's that learner code could use: the grader's own settings, Python's,
+    # and a CI runner's output files ($GITHUB_OUTPUT would take a forged score)
     env = {key: value for key, value in os.environ.items()
-           if not key.startswith(("KATA_", "PYTEST_", "HYPOTHESIS_", "PYTHON"))}
+           if not key.startswith(("KATA_", "PYTEST_", "HYPOTHESIS_", "PYTHON", "GITHUB_",
+                                  "RUNNER_", "ACTIONS_", "CI_"))}
     env.update(
         KATA_WORKER=json.dumps(config),
         KATA_RESULT_FD=str(channel_fd),
         KATA_NONCE_FD=str(nonce_fd),
         PYTEST_DISABLE_PLUGIN_AUTOLOAD="1",
-        PYTHONPATH=str(REPO_ROOT),
+        PYTHONPATH=str(home.parent / "path"),  # the grader alone, not the checkout's top level
         PYTHONDONTWRITEBYTECODE="1",
         PYTHONHASHSEED="0",
         PYTHONNOUSERSITE="1",
@@ -318,11 +323,13 @@ def _parse_channel(data: bytes, nonce: str, run: WorkerRun) -> None:
 
 
 def _tree_digest() -> str:
-    """A digest of the grader's own files: learner code must never change them."""
+    """A digest of the grader's own files, compiled ones included, and of the checkout's top
+    level: learner code must never change them."""
     digest = hashlib.sha256()
-    for path in sorted(PACKAGE_DIR.rglob("*")):
-        if path.suffix in (".py", ".toml", ".json") and "__pycache__" not in path.parts:
-            digest.update(str(path.relative_to(PACKAGE_DIR)).encode())
+    paths = [*PACKAGE_DIR.rglob("*"), *REPO_ROOT.glob("*.py"), *REPO_ROOT.glob("*.pth")]
+    for path in sorted(paths):
+        if path.is_file():
+            digest.update(str(path).encode())
             try:
                 digest.update(path.read_bytes())
             except OSError:
@@ -349,6 +356,10 @@ def _prepare_workdir(work: Path, learner_source: bytes, module: str, reference: 
     for sub in ("tmp", "hf-home"):
         (home / sub).mkdir(mode=0o700)
     (work / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
+    # What the worker imports the grader from: a link to the package and nothing else, so a
+    # sitecustomize.py or a module planted at the checkout's top level is never on its path.
+    (work / "path").mkdir(mode=0o755)
+    (work / "path" / "grader").symlink_to(PACKAGE_DIR, target_is_directory=True)
     os.chmod(work / "pytest.ini", 0o644)
     if uid is not None:
         for path in (home, home / "tmp", home / "hf-home"):
@@ -445,20 +456,19 @@ def run_worker(
 def _wait(process: subprocess.Popen[bytes], run: WorkerRun, timeout: float, device: str,
           own_uid: int | None) -> None:
     deadline = time.monotonic() + timeout
-    watch_memory = device != "cpu"
+    limit = TOTAL_MEMORY_LIMIT_BYTES["cpu" if device == "cpu" else "cuda"]
     while True:
         try:
-            run.returncode = process.wait(timeout=0.25 if watch_memory else
-                                          max(0.01, min(1.0, deadline - time.monotonic())))
+            run.returncode = process.wait(timeout=max(0.01, min(0.25,
+                                                               deadline - time.monotonic())))
             return
         except subprocess.TimeoutExpired:
             pass
         if time.monotonic() >= deadline:
             run.timed_out = True
             return
-        if watch_memory and isolation.resident_bytes(process.pid, own_uid) \
-                > CUDA_MEMORY_LIMIT_BYTES:
-            run.memory_exceeded = True
+        if isolation.resident_bytes(process.pid, own_uid) > limit:
+            run.memory_exceeded = limit
             return
 
 
@@ -497,8 +507,8 @@ def _describe_stop(run: WorkerRun, timeout: float) -> str:
         return (f"the grader's result channel was flooded{where}: something in your module wrote "
                 "to a file descriptor it does not own.")
     if run.memory_exceeded:
-        return (f"stopped{where}: it used more than {CUDA_MEMORY_LIMIT_BYTES // 1024**3} GB of "
-                "memory.")
+        return (f"stopped{where}: its processes used more than "
+                f"{run.memory_exceeded // 1024**3} GB of memory together.")
     if run.timed_out:
         return (f"timed out after {timeout:g} s{where}: an endless loop, or far too slow. "
                 "Run with --timeout N to allow longer.")

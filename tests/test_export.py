@@ -176,3 +176,52 @@ def test_a_copy_without_references_cannot_export_again(course, tmp_path):
     assert run.returncode == 2
     assert run.stderr.strip().startswith("kata: no readable reference for 01-tensors")
     assert "Traceback" not in run.stderr
+
+
+SKIP_AT_IMPORT = 'import pytest\npytest.skip("needs a CUDA GPU", allow_module_level=True)\n'
+
+
+def _cheating_upload(submission: Path, autograder: Path) -> None:
+    """The skip file for 08, and links to the references for 01 (a file) and 02 (a folder)."""
+    (submission / "attention.py").write_text(SKIP_AT_IMPORT, encoding="utf-8")
+    tensors = submission / "exercises" / "01-tensors"
+    tensors.mkdir(parents=True)
+    (tensors / "tensors.py").symlink_to(autograder / "reference" / "01-tensors" / "tensors.py")
+    (submission / "exercises" / "02-autograd").symlink_to(autograder / "reference" / "02-autograd")
+
+
+def test_gradescope_gives_a_cheating_upload_nothing(course, tmp_path):
+    """run_autograder as Gradescope runs it (as root where this suite runs as root): the skip
+    file and the links to the references earn no points."""
+    root = tmp_path / "autograder"
+    root.mkdir()
+    (root / "source").symlink_to(course / "autograder")
+    submission = root / "submission"
+    submission.mkdir()
+    _cheating_upload(submission, course / "autograder")
+    env = {**os.environ, "AUTOGRADER_ROOT": str(root), "KATA_PYTHON": sys.executable,
+           "PYTHONPATH": str(course / "autograder")}
+    run = subprocess.run(["bash", str(course / "autograder" / "run_autograder")], env=env,
+                         capture_output=True, text=True, timeout=1800, check=False)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert "01-tensors: exercises/01-tensors/tensors.py is a symbolic link" in run.stdout
+    assert "02-autograd: no autograd.py submitted" in run.stdout, run.stdout[:2000]
+    results = json.loads((root / "results" / "results.json").read_text())
+    jsonschema.validate(results, json.loads((SCHEMAS / "gradescope.schema.json").read_text()))
+    assert results["score"] == 0, [t for t in results["tests"] if t["score"]]
+    attention = [t for t in results["tests"] if t["name"].startswith("08-attention")]
+    assert attention and all("import pytest: 08-attention does not use `pytest`" in t["output"]
+                             for t in attention if t.get("visibility") != "after_due_date")
+
+
+def test_prairielearn_gives_the_skip_file_nothing(course, tmp_path):
+    grade = tmp_path / "grade"
+    (grade / "student").mkdir(parents=True)
+    (grade / "student" / "attention.py").write_text(SKIP_AT_IMPORT, encoding="utf-8")
+    env = {**os.environ, "PL_GRADE_ROOT": str(grade), "KATA_PYTHON": sys.executable,
+           "PYTHONPATH": str(course / "autograder"), "KATA_RUNGS": "08-attention"}
+    run = subprocess.run(["bash", str(course / "autograder" / "run_prairielearn")], env=env,
+                         capture_output=True, text=True, timeout=1800, check=False)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    results = json.loads((grade / "results" / "results.json").read_text())
+    assert results["gradable"] is True and results["score"] == 0

@@ -289,3 +289,44 @@ def test_run_as_root_the_worker_can_neither_write_the_grader_nor_signal_the_pare
     message = next(t.message for t in result.tests if t.task == "causal_mask")
     assert "write refused" in message and "signal refused" in message, message
     assert "uid 0" not in message, message
+
+
+def test_ctrl_c_ends_the_worker_at_once_and_exits_130(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    module = tmp_path / "attention.py"
+    module.write_text("def causal_mask(seq_len, device=None):\n    while True:\n        pass\n",
+                      encoding="utf-8")
+    kata = subprocess.Popen([sys.executable, "-m", "grader", "check", "08", "--impl",
+                             str(module)], cwd=REPO_ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not _children(kata.pid):
+        time.sleep(0.2)
+    workers = _children(kata.pid)
+    assert workers, "the worker never started"
+    time.sleep(3)  # inside the endless loop by now
+    kata.send_signal(signal.SIGINT)
+    out, err = kata.communicate(timeout=30)
+    assert kata.returncode == 130, (out, err)
+    assert "stopped by Ctrl-C in 08-attention" in err and "Traceback" not in err, err
+    assert "during test_causal_mask" in err, err
+    time.sleep(0.5)
+    alive = [pid for pid in workers if os.path.exists(f"/proc/{pid}")
+             and "Z" not in open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]]
+    assert not alive, "a worker outlived Ctrl-C"
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = open(f"/proc/{entry}/stat").read()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry))
+    return found

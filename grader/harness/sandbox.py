@@ -77,6 +77,8 @@ class _Snapshot:
         self.modules = [(m, _real_dict(_real_vars(m)), mutable.get(m.__name__, frozenset()))
                         for m in modules]
         self.classes = [(c, _real_dict(_real_vars(c)), _resolved(c)) for c in classes]
+        self.code = [(fn, fn.__code__) for m in modules
+                     if m.__name__.startswith(("grader", "test_")) for fn in _functions_of(m)]
         self.tables = _hook_tables()
         self.stacks = _mode_stacks()
 
@@ -102,12 +104,29 @@ class _Snapshot:
             changed = _first_change(live, saved, where, frozenset())
             if changed:
                 return changed
+        for fn, code in self.code:
+            if fn.__code__ is not code:
+                return f"the code of {fn.__module__}.{fn.__qualname__} was swapped"
         if _hook_tables() != self.tables:
             return ("a global module hook was registered (torch.nn.modules.module."
                     "register_module_*); it would run inside the reference too")
         if _mode_stacks() != (stacks if stacks is not None else self.stacks):
             return "a torch function or dispatch mode was left active, or torch functions disabled"
         return None
+
+
+def _functions_of(module: types.ModuleType) -> list[types.FunctionType]:
+    """The functions a module defines, and those of the classes it defines."""
+    found: list[types.FunctionType] = []
+    for value in list(_real_vars(module).values()):
+        if _real_isinstance(value, types.FunctionType) and value.__module__ == module.__name__:
+            found.append(value)
+        elif _real_isinstance(value, type) and value.__module__ == module.__name__:
+            for member in _real_vars(value).values():
+                member = _real_getattr(member, "__func__", member)
+                if _real_isinstance(member, types.FunctionType):
+                    found.append(member)
+    return found
 
 
 def _resolved(cls: type) -> dict[str, Any]:
@@ -222,7 +241,15 @@ def take_snapshot(extra_modules: tuple[str, ...] = ()) -> None:
                                      or n.startswith("grader.")] + list(extra_modules)
     modules = [sys.modules[n] for n in dict.fromkeys(names) if n in sys.modules]
     classes = [c for c in (_resolve(n) for n in WATCHED_CLASSES) if _real_isinstance(c, type)]
+    classes += [value for module in modules if module.__name__.startswith("grader")
+                for value in list(_real_vars(module).values())
+                if _real_isinstance(value, type) and value.__module__ == module.__name__]
     _snapshot = _Snapshot(modules, classes, MUTABLE_GLOBALS)
+    candidate = sys.modules.get("grader.harness.candidate")
+    if candidate is not None:
+        invariant(lambda: not candidate.in_harness_internal(),
+                  "the harness's internal-depth flag was changed, which would hide operations "
+                  "from the op recorders")
 
 
 def tampering(stacks: tuple[int, ...] | None = None) -> str | None:
@@ -239,10 +266,23 @@ def tamper_message(problem: str) -> str:
             "every one after it fail.")
 
 
+_invariants: list[tuple[Callable[[], bool], str]] = []
+
+
+def invariant(holds: Callable[[], bool], problem: str) -> None:
+    """A condition of the grader's own that must hold whenever no grader code is running."""
+    _invariants.append((holds, problem))
+
+
 def verify(stacks: tuple[int, ...] | None = None) -> None:
     """Raise Tampered when learner code changed what the judges rely on."""
+    global _tampered
     if _suspended:
         return
+    if stacks is None and _tampered is None and _snapshot is not None:
+        for holds, what in _invariants:
+            if not holds():
+                _tampered = what
     problem = tampering(stacks)
     if problem:
         raise Tampered(tamper_message(problem))

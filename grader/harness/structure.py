@@ -22,7 +22,6 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from grader.harness import sandbox
 from grader.harness.candidate import in_harness_internal
 
-
 OP_SLACK = 3
 
 
@@ -132,14 +131,14 @@ def assert_op_count_constant(
 ) -> None:
     """The ops that do work must be the same at every size of `dim`, as under no Python loop.
 
-    `sizes` go from small to large; one more, twice the largest, is always added. Only ops that
+    `sizes` go from small to large; give three, the last a few times the others (a loop padded
+    to a fixed number of rounds shows there). Only ops that
     touch data count: padding a loop with operations on empty tensors hides nothing. Besides
     growing, the work may differ between sizes by at most OP_SLACK ops of any kind (slicing a
     buffer to its full length dispatches nothing, so a few may vanish): a loop taken only for
     small sizes changes far more.
     """
     sandbox.verify()  # the judges' tools are as the grader left them
-    sizes = (*sizes, 2 * sizes[-1])
     logs = []
     for size in sizes:
         call = make_call(size)

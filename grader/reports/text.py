@@ -31,6 +31,8 @@ def _task_lines(rung: RungResult, verbose: bool) -> list[str]:
         problem = rung.first_problem(task)
         if status == "todo":
             lines.append(f"{label}  todo")
+        elif status == "error" and problem and problem.message.startswith("not run"):
+            lines.append(f"{label}  not run")
         elif status in ("fail", "error") and problem:
             lines.append(f"{label}  [{problem.category}] {problem.name}")
             if problem.message in shown:

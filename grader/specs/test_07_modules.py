@@ -56,6 +56,11 @@ BANNED_OPS = {
     "linear": "Write Linear as x @ self.weight.T + self.bias.",
     "embedding": "Write Embedding as self.weight[ids]: indexing gathers the rows.",
     "layer_norm": "Write LayerNorm from mean, the biased variance and sqrt.",
+    # torch's other normalisations compute LayerNorm too, given the right groups or shapes
+    "group_norm": "Write LayerNorm from mean, the biased variance and sqrt.",
+    "instance_norm": "Write LayerNorm from mean, the biased variance and sqrt.",
+    "batch_norm": "Write LayerNorm from mean, the biased variance and sqrt.",
+    "rms_norm": "Write LayerNorm from mean, the biased variance and sqrt.",
     "dropout": "Write Dropout from a random mask: keep = torch.rand_like(x) >= p, then "
     "x * keep / (1 - p).",
     "gelu": "Write GELU from torch.erf (or torch.tanh for approximate='tanh').",
