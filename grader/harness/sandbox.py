@@ -76,6 +76,9 @@ class _Snapshot:
                  mutable: dict[str, frozenset[str]]) -> None:
         self.modules = [(m, _real_dict(_real_vars(m)), mutable.get(m.__name__, frozenset()))
                         for m in modules]
+        # names present at the snapshot: one added later (torch.compile's __compiled_fn_*,
+        # __builtins_dict___0) may also go again
+        self.original = {id(m): frozenset(_real_vars(m)) for m in modules}
         self.classes = [(c, _real_dict(_real_vars(c)), _resolved(c)) for c in classes]
         self.code = [(fn, fn.__code__) for m in modules
                      if m.__name__.startswith(("grader", "test_")) for fn in _functions_of(m)]
@@ -88,7 +91,8 @@ class _Snapshot:
             if _real_len(live) == _real_len(saved) and live.keys() == saved.keys() \
                     and not any(map(_is_not, live.values(), saved.values())):
                 continue
-            changed = _first_change(live, saved, module.__name__, mutable)
+            changed = _first_change(live, saved, module.__name__, mutable,
+                                    self.original[id(module)])
             if changed:
                 return changed
         for cls, saved, known in self.classes:
@@ -101,7 +105,7 @@ class _Snapshot:
                          if k in known and not _torch_wrapper_of(live[k], known[k])]
             if shadowing:
                 return f"{where}.{shadowing[0]} was added, hiding torch's own"
-            changed = _first_change(live, saved, where, frozenset())
+            changed = _first_change(live, saved, where, frozenset(), known.keys())
             if changed:
                 return changed
         for fn, code in self.code:
@@ -159,11 +163,14 @@ def _cell_holds(cell: Any, value: Any) -> bool:
 
 
 def _first_change(live: Any, saved: dict[str, Any], where: str,
-                  mutable: frozenset[str]) -> str | None:
+                  mutable: frozenset[str], original: Any) -> str | None:
     for key, value in list(saved.items()):
         if key in mutable:
             continue
         if key not in live:
+            if key not in original:  # came and went after the snapshot
+                del saved[key]
+                continue
             return f"{where}.{key} was deleted"
         if live[key] is not value:
             if _torch_wrapper_of(live[key], value):
