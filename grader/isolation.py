@@ -207,16 +207,24 @@ def _reap() -> None:
 
 
 def resident_bytes(root: int, uid: int | None) -> int:
-    """Resident memory of `root` and its descendants (or of every process of `uid`)."""
+    """Memory of `root` and its descendants (or of every process of `uid`), each page shared
+    by forked children counted once in all (proportional set size; resident size where the
+    kernel has no smaps_rollup)."""
     table = list(_proc_entries())
     pids = ([pid for pid, _, owner in table if owner == uid] if uid is not None
             else [root, *_descendants(root, table)])
     total = 0
     for pid in pids:
+        total += _memory_of(pid)
+    return total
+
+
+def _memory_of(pid: int) -> int:
+    for name, field in (("smaps_rollup", "Pss:"), ("status", "VmRSS:")):
         try:
-            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1]) * 1024
+            for line in Path(f"/proc/{pid}/{name}").read_text().splitlines():
+                if line.startswith(field):
+                    return int(line.split()[1]) * 1024
         except (OSError, ValueError, IndexError):
             continue
-    return total
+    return 0

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from grader import isolation
+from grader import isolation, runner
 from grader.catalog import REPO_ROOT, resolve
 from grader.runner import Layers, check_rung
 
@@ -330,3 +330,22 @@ def _children(pid: int) -> list[int]:
             if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
                 found.append(int(entry))
     return found
+
+
+def test_memory_is_limited_across_all_the_workers_processes(tmp_path, monkeypatch):
+    """RLIMIT_AS holds per process; three children of 600 MB each go over a 1 GB total."""
+    monkeypatch.setitem(runner.TOTAL_MEMORY_LIMIT_BYTES, "cpu", 1024**3)
+    result = grade_source(tmp_path, """
+        import os, time
+        for _ in range(3):
+            if os.fork() == 0:
+                block = bytearray(600 * 1024 * 1024)
+                for i in range(0, len(block), 4096):
+                    block[i] = 1
+                time.sleep(30)
+                os._exit(0)
+        time.sleep(30)
+    """, timeout=60)
+    assert result.status == "error" and result.points == 0, describe(result)
+    assert "used more than 1 GB of memory together" in result.message, result.message
+    assert result.duration < 40
