@@ -9,7 +9,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from grader.rules import BASE_DENY, BASE_IMPORTS, SourcePolicy
+from grader.rules import BASE_ALLOW, BASE_DENY, BASE_IMPORTS, SourcePolicy
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 REPO_ROOT = PACKAGE_DIR.parent
@@ -100,7 +100,7 @@ def _source_policy(rung_id: str, table: dict[str, Any]) -> SourcePolicy:
         rung=rung_id,
         imports=BASE_IMPORTS + tuple(table.get("imports", ())),
         deny=BASE_DENY,
-        allow=tuple(table.get("allow", ())),
+        allow=BASE_ALLOW + tuple(table.get("allow", ())),
         module_attributes=tuple((module, tuple(names)) for module, names
                                 in table.get("module_attributes", {}).items()),
         dunders=tuple(table.get("dunders", ())),

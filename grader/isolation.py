@@ -145,6 +145,28 @@ def kill_uid(uid: int, rounds: int = 50) -> None:
         time.sleep(0.01)
 
 
+SCRATCH_PLACES = ("/tmp", "/var/tmp", "/dev/shm")
+
+
+def remove_files_of(uid: int, places: tuple[str, ...] = SCRATCH_PLACES) -> None:
+    """Delete what a worker uid of its own left in the shared scratch folders (files that
+    would fill the disk or hold memory in /dev/shm after the run)."""
+    for place in places:
+        for folder, subfolders, files in os.walk(place, topdown=False, followlinks=False):
+            for name in files + subfolders:
+                path = os.path.join(folder, name)
+                try:
+                    info = os.lstat(path)
+                    if info.st_uid != uid:
+                        continue
+                    if stat.S_ISDIR(info.st_mode):
+                        os.rmdir(path)
+                    else:
+                        os.unlink(path)
+                except OSError:
+                    continue
+
+
 def _descendants(root: int, table: list[tuple[int, int, int]]) -> list[int]:
     children: dict[int, list[int]] = {}
     for pid, ppid, _ in table:
@@ -213,9 +235,22 @@ def resident_bytes(root: int, uid: int | None) -> int:
     table = list(_proc_entries())
     pids = ([pid for pid, _, owner in table if owner == uid] if uid is not None
             else [root, *_descendants(root, table)])
+    total = sum(_memory_of(pid) for pid in pids)
+    if uid is not None:  # files in /dev/shm are memory too, and outlive their writer
+        total += _shm_bytes(uid)
+    return total
+
+
+def _shm_bytes(uid: int) -> int:
     total = 0
-    for pid in pids:
-        total += _memory_of(pid)
+    for folder, _, files in os.walk("/dev/shm", followlinks=False):
+        for name in files:
+            try:
+                info = os.lstat(os.path.join(folder, name))
+            except OSError:
+                continue
+            if info.st_uid == uid:
+                total += info.st_blocks * 512
     return total
 
 

@@ -30,6 +30,7 @@ from typing import Any
 
 import pytest
 
+from grader.harness import skips
 from grader.harness.skips import GraderSkip
 
 CATEGORIES = ("shape", "values", "grad", "properties", "structure", "speed", "gpu", "training")
@@ -212,10 +213,33 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         checks.append({"nodeid": item.nodeid, "name": item.name, "task": task,
                        "category": category, "hidden": bool(item.get_closest_marker("hidden"))})
     state.write("manifest", checks=checks)
+    _refuse_remote_code()
     specs = tuple(dict.fromkeys(module.__name__ for module in (
         getattr(item, "module", None) for item in session.items) if module is not None))
     sandbox.take_snapshot(extra_modules=specs)
     state.write("learner")
+
+
+def _refuse_remote_code() -> None:
+    """transformers never imports a model folder's own Python (trust_remote_code), however it
+    is asked: a learner's module could write that folder itself."""
+    import sys
+
+    if "transformers" not in sys.modules:
+        return
+    import transformers.dynamic_module_utils as dynamic
+
+    def refused(*args: Any, **kwargs: Any) -> Any:
+        raise ValueError("the grader never runs a model folder's own code "
+                         "(trust_remote_code): load models that transformers knows")
+
+    names = ("get_class_from_dynamic_module", "get_cached_module_file")
+    originals = {name: getattr(dynamic, name, None) for name in names}
+    for module in list(sys.modules.values()):
+        if getattr(module, "__name__", "").startswith("transformers"):
+            for name, original in originals.items():
+                if original is not None and getattr(module, name, None) is original:
+                    setattr(module, name, refused)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -248,7 +272,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 def _grader_skip(item: pytest.Item, reason: str) -> None:
     item.stash[_SKIP_REASON] = reason
-    raise GraderSkip(reason)
+    raise skips.grader_skip(reason)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -426,7 +450,8 @@ def _record(item: pytest.Item, call: pytest.CallInfo[None], report: pytest.TestR
     where = ""
     if report.skipped:
         excinfo = call.excinfo
-        own = excinfo is not None and type(excinfo.value) is GraderSkip
+        own = excinfo is not None and type(excinfo.value) is GraderSkip \
+            and id(excinfo.value) in skips.issued
         if own and excinfo is not None:
             reason = str(getattr(excinfo.value, "msg", "") or "")
             status, message, grader_skip = "skipped", reason or _skip_reason(report), True
@@ -443,6 +468,13 @@ def _record(item: pytest.Item, call: pytest.CallInfo[None], report: pytest.TestR
     else:
         status, message = "fail", _safe(lambda: report.longrepr, "the check failed")
     problem = sandbox.tampering()
+    left = sandbox.state_left_changed() if report.when == "call" else None
+    if left and not problem and status != "todo":
+        status, grader_skip = "fail", False
+        message = (f"your code left torch's global settings changed after this check: {left}. "
+                   "A task must leave them as it found them (use `with torch.no_grad():`, "
+                   "`with torch.autocast(...):` and the like, which restore them).")
+        _restore_global_state()
     if problem and status != "todo":
         state.tampered = sandbox.tamper_message(problem)
         status, message, grader_skip = "fail", state.tampered, False
@@ -462,6 +494,23 @@ def _record(item: pytest.Item, call: pytest.CallInfo[None], report: pytest.TestR
                 category=category, status=status, message=message,
                 duration=round(report.duration, 4), visibility=visibility,
                 grader_skip=grader_skip, where=where, **extra)
+
+
+def _restore_global_state() -> None:
+    """Put torch's global settings back, so one check's leak does not fail the next."""
+    import torch
+
+    from grader.harness import sandbox
+
+    grad, dtype, threads, autocast, deterministic, anomaly, precision = \
+        sandbox._snapshot.state if sandbox._snapshot is not None else sandbox.global_state()
+    torch.set_grad_enabled(grad)
+    torch.set_default_dtype(dtype)
+    torch.set_num_threads(threads)
+    torch.set_autocast_enabled("cpu", autocast)
+    torch.use_deterministic_algorithms(deterministic)
+    torch.set_anomaly_enabled(anomaly)
+    torch.set_float32_matmul_precision(precision)
 
 
 def _skip_reason(report: pytest.TestReport) -> str:

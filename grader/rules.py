@@ -48,15 +48,20 @@ BASE_DENY = (
     "torch.ops", "torch.library", "torch.classes", "torch.utils.cpp_extension", "torch.hub",
     "torch.utils.model_zoo", "torch.package", "torch.multiprocessing", "torch.distributed",
     "torch.jit", "torch.overrides", "torch.fx", "torch.utils.dlpack", "torch.testing._internal",
-    "torch.utils.data",  # its worker processes run code the op recorders cannot see
+    "torch.utils",  # code strings run (benchmark.Timer), shells (collect_env), worker processes
+    # the op recorders cannot see (data); what rungs use is in BASE_ALLOW or a rung's imports
     "torch.cuda.cudart", "torch.serialization.add_safe_globals",
     "torch.serialization.safe_globals", "typing.get_type_hints", "operator.attrgetter",
+    "functools.singledispatch", "functools.singledispatchmethod",
     "operator.methodcaller", "string.Formatter", "functools.partialmethod",
     "numpy.ctypeslib", "numpy.lib", "numpy.f2py", "numpy.distutils", "numpy.testing",
     "numpy.load", "numpy.save", "numpy.savez", "numpy.fromfile", "numpy.memmap",
-    "numpy.loadtxt", "numpy.genfromtxt", "numpy.savetxt",
+    "numpy.loadtxt", "numpy.genfromtxt", "numpy.savetxt", "numpy.fromregex", "numpy.DataSource",
     "transformers.dynamic_module_utils",
 )
+
+# Parts of denied namespaces every rung may use.
+BASE_ALLOW = ("torch.utils.checkpoint", "torch.utils.hooks")
 
 # Builtins that run or reach code by name, or read and write files.
 DENIED_BUILTINS = {
@@ -98,9 +103,18 @@ DENIED_ATTRIBUTES = frozenset({
     "f_trace", "f_lasti", "f_lineno", "tb_frame", "tb_next", "gi_frame", "gi_code",
     "gi_yieldfrom", "cr_frame", "cr_code", "cr_await", "ag_frame", "ag_code", "co_code",
     "co_consts", "co_names", "func_globals", "func_code", "write_text", "write_bytes",
-    "symlink_to", "hardlink_to", "exec_module", "load_module", "format_map",
+    "symlink_to", "hardlink_to", "exec_module", "load_module", "format_map", "read_text",
+    "read_bytes", "iterdir", "glob", "rglob", "listdir", "scandir", "walk", "readlink",
+    "fromregex", "Timer", "collect_env",
 })
-DENIED_ATTRIBUTE_PREFIXES = ("register_module_",)  # torch.nn.modules.module: hooks on every module
+DENIED_ATTRIBUTE_PREFIXES = ("register_module_",)
+# The last word of a denied torch namespace, refused on anything but an import (where the path
+# rules decide): a module passed through a parameter, `def f(t): return t.utils.data`, is
+# refused by name.
+LAUNDERED_NAMESPACES = frozenset({
+    "utils", "jit", "fx", "overrides", "hub", "package", "dlpack", "model_zoo", "benchmark",
+    "multiprocessing", "distributed", "cudart", "testing", "backends", "_dynamo", "compiler",
+})  # torch.nn.modules.module: hooks on every module
 
 # Dunder attributes that are plain facts about an object; every other dunder is refused.
 SAFE_DUNDER_ATTRIBUTES = frozenset({
@@ -137,7 +151,7 @@ class SourcePolicy:
     rung: str
     imports: tuple[str, ...] = BASE_IMPORTS
     deny: tuple[str, ...] = BASE_DENY
-    allow: tuple[str, ...] = ()  # dotted names allowed despite the rules (a rung's loosening)
+    allow: tuple[str, ...] = BASE_ALLOW  # dotted names allowed despite the rules
     module_attributes: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (module, allowed attributes)
     dunders: tuple[str, ...] = ()  # dunder methods a rung's classes may define besides the safe set
     attributes: tuple[str, ...] = ()  # attribute names allowed despite the name rules
@@ -250,8 +264,44 @@ class _Checker(ast.NodeVisitor):
 
     # imports ---------------------------------------------------------------------------------
 
+    def _dunder_binding(self, node: ast.AST, name: str | None) -> None:
+        if name and name.startswith("__") and name.endswith("__") \
+                and name not in SAFE_DUNDER_DEFINITIONS and name not in self.policy.dunders:
+            self.flag(node, f"binding the name {name} lets an object decide how the grader's "
+                            "checks see it, or changes how Python treats your module")
+
+    def visit_alias(self, node: ast.alias) -> None:
+        self._dunder_binding(node, node.asname or node.name.split(".")[0])
+
+    def visit_ExceptHandler(self, node: ast.ExceptHandler) -> None:
+        self._dunder_binding(node, node.name)
+        self.generic_visit(node)
+
+    def visit_MatchAs(self, node: ast.MatchAs) -> None:
+        self._dunder_binding(node, node.name)
+        self.generic_visit(node)
+
+    def visit_MatchClass(self, node: ast.MatchClass) -> None:
+        for name in node.kwd_attrs:
+            problem = self.attribute_problem(name)
+            if problem is None and name.startswith("_"):
+                problem = f"`{name}` is private; use the public API"
+            if problem is None and name in LAUNDERED_NAMESPACES:
+                problem = f"`{name}` read by a pattern: reach torch's namespaces by their import"
+            if problem:
+                self.flag(node, f"case ...({name}=...): {problem}")
+        self.generic_visit(node)
+
+    def visit_MatchStar(self, node: ast.MatchStar) -> None:
+        self._dunder_binding(node, node.name)
+
+    def visit_MatchMapping(self, node: ast.MatchMapping) -> None:
+        self._dunder_binding(node, node.rest)
+        self.generic_visit(node)
+
     def visit_Import(self, node: ast.Import) -> None:
         for alias in node.names:
+            self.visit_alias(alias)
             problem = self.policy.import_problem(alias.name)
             if problem:
                 self.flag(node, f"import {alias.name}: {problem}")
@@ -269,6 +319,7 @@ class _Checker(ast.NodeVisitor):
             self.flag(node, f"from {module} import ...: {problem}")
             return
         for alias in node.names:
+            self.visit_alias(alias)
             if alias.name == "*":
                 self.flag(node, f"from {module} import *: import the names you use, one by one")
                 continue
@@ -310,16 +361,35 @@ class _Checker(ast.NodeVisitor):
                                 "everyone, the grader included; keep your own names")
         if not own and not (path is not None and self.policy.allowed_exception(path)):
             problem = self.attribute_problem(node.attr)
+            if problem is None and path is None and node.attr in LAUNDERED_NAMESPACES \
+                    and node.attr not in self.policy.attributes:
+                problem = (f"`.{node.attr}` on something other than an imported module: reach "
+                           "torch's namespaces by their import (torch.nn.functional, ...)")
             if problem:
                 self.flag(node, problem)
             elif node.attr.startswith("_") and not node.attr.startswith("__") and path is None \
                     and node.attr not in self.policy.attributes:
                 self.flag(node, f"`.{node.attr}` is private; use the public API (your own "
                                 "classes may keep private attributes on self)")
-        elif own and node.attr.startswith("__") and node.attr.endswith("__") \
-                and len(node.attr) > 4 and node.attr not in SAFE_DUNDER_ATTRIBUTES:
-            self.flag(node, self.attribute_problem(node.attr) or "")
+        elif own:  # self._cache is fine; self.tb_frame or self.__dict__ is not
+            problem = self.attribute_problem(node.attr)
+            if problem:
+                self.flag(node, problem)
+        if node.attr == "open" and not self._opens_for_writing(node):
+            self.flag(node, "`.open(...)` here would read a file; the tasks take their data as "
+                            "arguments (to write a checkpoint, open it with a constant mode "
+                            "such as \"wb\")")
         self.generic_visit(node)
+
+    def _opens_for_writing(self, node: ast.Attribute) -> bool:
+        """`something.open("wb")`: called at once with a constant mode that only writes."""
+        call = self.parents.get(id(node))
+        if not isinstance(call, ast.Call) or call.func is not node:
+            return False
+        mode = call.args[0] if call.args else next(
+            (k.value for k in call.keywords if k.arg == "mode"), None)
+        return (isinstance(mode, ast.Constant) and isinstance(mode.value, str)
+                and any(c in mode.value for c in "wax") and not any(c in mode.value for c in "r+"))
 
     def _reported_on_inner(self, node: ast.Attribute) -> bool:
         """A refused path is reported once, at its shortest refused prefix."""
@@ -364,7 +434,15 @@ class _Checker(ast.NodeVisitor):
             elif _format_fields_navigate(receiver.value):
                 self.flag(node, "a format field that reads attributes or items; use an f-string "
                                 "with plain names")
-        for keyword in node.keywords:
+        unpacked = [ast.keyword(arg=key.value, value=value) for keyword in node.keywords
+                    if keyword.arg is None and isinstance(keyword.value, ast.Dict)
+                    for key, value in zip(keyword.value.keys, keyword.value.values, strict=True)
+                    if isinstance(key, ast.Constant) and isinstance(key.value, str)]
+        if isinstance(func, ast.Attribute) and func.attr in ("load", "from_pretrained") and any(
+                k.arg is None and not isinstance(k.value, ast.Dict) for k in node.keywords):
+            self.flag(node, f"`.{func.attr}(**...)`: pass a loader's options by name, so the "
+                            "grader can see them")
+        for keyword in [*node.keywords, *unpacked]:
             for (name, value), advice in DENIED_KEYWORDS.items():
                 if keyword.arg != name:
                     continue
@@ -402,6 +480,8 @@ class _Checker(ast.NodeVisitor):
                 names += [(t, t.id) for t in item.targets if isinstance(t, ast.Name)]
             elif isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name):
                 names.append((item.target, item.target.id))
+            elif isinstance(item, ast.ClassDef):
+                names.append((item, item.name))
             for where, name in names:
                 if name.startswith("__") and name.endswith("__") \
                         and name not in SAFE_DUNDER_DEFINITIONS \
@@ -443,7 +523,9 @@ def _format_fields_navigate(template: str) -> bool:
 
 
 def _collect_aliases(tree: ast.Module, checker: _Checker) -> None:
-    """Names bound by imports anywhere, and plain names assigned from them (`t = torch`)."""
+    """Names bound by imports anywhere, and plain names assigned from them (`t = torch`), in
+    one walk and then one pass over a worklist (linear in the size of the file)."""
+    plain: dict[str, list[ast.AST]] = {}  # name -> the expressions assigned to it
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             for alias in node.names:
@@ -453,22 +535,32 @@ def _collect_aliases(tree: ast.Module, checker: _Checker) -> None:
             for alias in node.names:
                 if alias.name != "*":
                     checker.aliases[alias.asname or alias.name] = f"{node.module}.{alias.name}"
-    changed = True
-    while changed:  # t = torch; u = t.nn -> both stand for modules
-        changed = False
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Assign | ast.AnnAssign | ast.NamedExpr):
-                targets = (node.targets if isinstance(node, ast.Assign) else [node.target])
-                value = node.value
-                if value is None:
-                    continue
+        elif isinstance(node, ast.Assign | ast.AnnAssign | ast.NamedExpr) \
+                and node.value is not None:
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                if isinstance(target, ast.Name):
+                    plain.setdefault(target.id, []).append(node.value)
+    # a name assigned from a chain rooted at `root` waits on `root`
+    waiting: dict[str, list[str]] = {}
+    for name, values in plain.items():
+        for value in values:
+            found = checker.chain(value)
+            if found is not None:
+                waiting.setdefault(found[0], []).append(name)
+    work = [name for name in checker.aliases if name in waiting]
+    while work:
+        root = work.pop()
+        for name in waiting.pop(root, []):
+            if name in checker.aliases:
+                continue
+            for value in plain[name]:
                 path = checker.module_path(value)
-                if path is None:
-                    continue
-                for target in targets:
-                    if isinstance(target, ast.Name) and target.id not in checker.aliases:
-                        checker.aliases[target.id] = path
-                        changed = True
+                if path is not None:
+                    checker.aliases[name] = path
+                    if name in waiting:
+                        work.append(name)
+                    break
 
 
 def check_source(source: str, policy: SourcePolicy) -> list[Violation]:

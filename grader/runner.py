@@ -182,7 +182,7 @@ def source_problem(rung: Rung, path: Path, data: bytes) -> str | None:
     except UnicodeDecodeError as exc:
         return f"{path.name} is not UTF-8 text (byte {exc.start}); save it as UTF-8"
     try:
-        compile(source, str(path), "exec", dont_inherit=True, flags=0x400)  # PyCF_ONLY_AST
+        compile(source, str(path), "exec", dont_inherit=True)  # compiled, never run
         violations = check_source(source, rung.policy)
     except SyntaxError as exc:
         return _syntax_message(path, exc)
@@ -268,6 +268,8 @@ def _worker_env(nonce_fd: int, channel_fd: int, home: Path, config: dict[str, An
         HF_HUB_DISABLE_TELEMETRY="1",
         HF_HOME=str(home / "hf-home"),
         TOKENIZERS_PARALLELISM="false",
+        # torch.load never runs a full unpickler, however it is called (**{"weights_only": ...})
+        TORCH_FORCE_WEIGHTS_ONLY_LOAD="1",
     )
     return env
 
@@ -482,6 +484,7 @@ def _end_everything(process: subprocess.Popen[bytes] | None, own_uid: int | None
         isolation.kill_tree(process.pid)
     if own_uid is not None:
         isolation.kill_uid(own_uid)
+        isolation.remove_files_of(own_uid)
     if process is not None:
         try:
             process.wait(timeout=10)
@@ -691,7 +694,11 @@ def check_rung(rung: Rung, impl: str = "exercises", device: str = "cpu",
     if problem:
         result.message = problem
         return result, {}
-    run = run_worker(rung, source, device, timeout, layers=layers)
+    try:
+        run = run_worker(rung, source, device, timeout, layers=layers)
+    except OSError as exc:  # a full disk, say: this rung cannot run, the others still may
+        result.message = f"the grader could not prepare a run: {exc.strerror or exc}"
+        return result, {}
     result.duration = round(run.seconds, 3)
     for error in run.of_kind("setup_error"):
         raise SetupError(clean(error.get("message", "the worker would not start"), 500))

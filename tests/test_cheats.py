@@ -50,6 +50,8 @@ def checkout_state() -> str:
 
 
 def _leftovers(uids: list[int]) -> list[str]:
+    """Processes of the run's own uid (or in its deleted folder), and its files in /tmp and
+    /dev/shm."""
     found = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -63,6 +65,14 @@ def _leftovers(uids: list[int]) -> list[str]:
                     if line.startswith("Uid:")), -1)
         if uid in uids or ("/kata-" in cwd and cwd.endswith("(deleted)")):
             found.append(f"pid {entry} (uid {uid}, cwd {cwd})")
+    for place in isolation.SCRATCH_PLACES:
+        for folder, _, files in os.walk(place):
+            for name in files:
+                try:
+                    if os.lstat(os.path.join(folder, name)).st_uid in uids:
+                        found.append(os.path.join(folder, name))
+                except OSError:
+                    continue
     return found
 
 

@@ -84,6 +84,7 @@ class _Snapshot:
                      if m.__name__.startswith(("grader", "test_")) for fn in _functions_of(m)]
         self.tables = _hook_tables()
         self.stacks = _mode_stacks()
+        self.state = global_state()
 
     def problem(self, stacks: tuple[int, ...] | None = None) -> str | None:
         for module, saved, mutable in self.modules:
@@ -187,12 +188,16 @@ def _first_change(live: Any, saved: dict[str, Any], where: str,
 
 
 def _hook_tables() -> tuple[int, ...]:
-    module = sys.modules.get("torch.nn.modules.module")
-    if module is None:
-        return ()
-    names = sorted(n for n in _real_vars(module) if n.startswith("_global_")
-                   and n.endswith("hooks"))
-    return tuple(_real_len(_real_getattr(module, n)) for n in names)
+    """Sizes of torch's global hook tables: every module's forward, every optimizer's step."""
+    sizes: list[int] = []
+    for module_name in ("torch.nn.modules.module", "torch.optim.optimizer"):
+        module = sys.modules.get(module_name)
+        if module is None:
+            continue
+        names = sorted(n for n in _real_vars(module) if n.startswith("_global_")
+                       and n.endswith("hooks"))
+        sizes += [_real_len(_real_getattr(module, n)) for n in names]
+    return tuple(sizes)
 
 
 def _mode_stacks() -> tuple[int, ...]:
@@ -227,7 +232,7 @@ WATCHED_CLASSES = (
 MUTABLE_GLOBALS = {
     "grader.plugin": frozenset({"_pending_collect_errors"}),
     "grader.harness.candidate": frozenset({"_internal_depth"}),
-    "grader.harness.sandbox": frozenset({"_snapshot", "_suspended", "_tampered"}),
+    "grader.harness.sandbox": frozenset({"_snapshot", "_suspended", "_tampered", "_TORCH_DIR"}),
     "random": frozenset({"_inst"}),
 }
 
@@ -251,20 +256,46 @@ def take_snapshot(extra_modules: tuple[str, ...] = ()) -> None:
     classes += [value for module in modules if module.__name__.startswith("grader")
                 for value in list(_real_vars(module).values())
                 if _real_isinstance(value, type) and value.__module__ == module.__name__]
-    _snapshot = _Snapshot(modules, classes, MUTABLE_GLOBALS)
     candidate = sys.modules.get("grader.harness.candidate")
     if candidate is not None:
         invariant(lambda: not candidate.in_harness_internal(),
                   "the harness's internal-depth flag was changed, which would hide operations "
                   "from the op recorders")
+    _snapshot = _Snapshot(modules, classes, MUTABLE_GLOBALS)
+    _taken.append(True)
+
+
+_taken: list[bool] = []  # appended to once, when the snapshot is taken
 
 
 def tampering(stacks: tuple[int, ...] | None = None) -> str | None:
     """What learner code changed of the judges' world, or None."""
     global _tampered
+    if _tampered is None and _taken and _snapshot is None:
+        _tampered = "the grader's snapshot of its own tools was removed"
     if _tampered is None and _snapshot is not None:
         _tampered = _snapshot.problem(stacks)
     return _tampered
+
+
+def global_state() -> tuple[Any, ...]:
+    """torch's global settings a check must leave as it found them."""
+    torch = sys.modules["torch"]
+    return (torch.is_grad_enabled(), torch.get_default_dtype(), torch.get_num_threads(),
+            torch.is_autocast_enabled("cpu"), torch.are_deterministic_algorithms_enabled(),
+            torch.is_anomaly_enabled(), torch.get_float32_matmul_precision())
+
+
+def state_left_changed() -> str | None:
+    """After a check: which of torch's global settings learner code left changed, if any."""
+    if _snapshot is None:
+        return None
+    now = global_state()
+    names = ("grad mode", "the default dtype", "the thread count", "CPU autocast",
+             "deterministic algorithms", "anomaly mode", "float32 matmul precision")
+    changed = [f"{name} ({before} -> {after})" for name, before, after
+               in zip(names, _snapshot.state, now, strict=True) if before != after]
+    return ", ".join(changed) or None
 
 
 def tamper_message(problem: str) -> str:
@@ -273,12 +304,13 @@ def tamper_message(problem: str) -> str:
             "every one after it fail.")
 
 
-_invariants: list[tuple[Callable[[], bool], str]] = []
+_invariants: tuple[tuple[Callable[[], bool], str], ...] = ()
 
 
 def invariant(holds: Callable[[], bool], problem: str) -> None:
     """A condition of the grader's own that must hold whenever no grader code is running."""
-    _invariants.append((holds, problem))
+    global _invariants
+    _invariants = (*_invariants, (holds, problem))
 
 
 def verify(stacks: tuple[int, ...] | None = None) -> None:
@@ -366,6 +398,8 @@ class _Guards:
             return problem
         if _real_isinstance(obj, FRAME_TYPES):
             return "frames, tracebacks and code objects are not for graded code"
+        if name in ("format", "format_map") and (_real_isinstance(obj, str) or obj is str):
+            return "str.format reached by name can read any attribute; use an f-string"
         if _real_isinstance(obj, types.ModuleType):
             return _module_problem(obj, name, self.policy)
         if name.startswith("_") and not name.startswith("__") and not self._own(obj) \
@@ -422,7 +456,7 @@ class _Guards:
 
     def import_(self, name: str, globals: Any = None, locals: Any = None,
                 fromlist: Any = (), level: int = 0) -> Any:
-        if not _import_statement_in(sys._getframe(1), self.learner_file):
+        if not _learner_import(sys._getframe(1), self.learner_module, self.learner_file):
             # torch's C++ imports modules lazily through the builtins of whatever Python frame
             # is current, which may be the learner's: those imports are torch's, not the
             # learner's
@@ -452,11 +486,15 @@ def _refuse(name: str) -> Callable[..., Any]:
     return refused
 
 
-def _import_statement_in(frame: Any, learner_file: str) -> bool:
-    """Is `frame` the learner's code, stopped at an import statement?"""
+def _learner_import(frame: Any, learner_module: str, learner_file: str) -> bool:
+    """Is this import the learner's? Any code running in the learner's namespace (its module, or
+    a string something evaluated there) asks for it, except torch's C++ importing a module
+    lazily while one of the learner's lines calls into torch (not at an import statement)."""
+    if frame.f_globals.get("__name__") != learner_module:
+        return False
     code = frame.f_code
     if code.co_filename != learner_file:
-        return False
+        return True  # code evaluated in the learner's namespace
     offset = frame.f_lasti
     return 0 <= offset < len(code.co_code) and code.co_code[offset] == _IMPORT_NAME
 
@@ -482,10 +520,15 @@ def _defined_in(fn: Any, path: str) -> bool:
     return code is not None and code.co_filename == path
 
 
-def unsafe_dunders(cls: type, learner_file: str, allowed: frozenset[str]) -> list[str]:
-    """Dunder methods a learner's code gave this class (or its bases) that the rules refuse."""
+def unsafe_dunders(cls: type, learner_file: str, allowed: frozenset[str],
+                   learner_module: str = "") -> list[str]:
+    """Dunder methods a learner's code gave this class (or its bases) that the rules refuse.
+
+    In a class of the learner's module every such dunder counts, whatever it is bound to
+    (`from math import isfinite as __eq__` included), except what dataclasses generate."""
     found = []
     for klass in cls.__mro__:
+        own = learner_module and klass.__module__ == learner_module
         for name, value in _real_vars(klass).items():
             if not (name.startswith("__") and name.endswith("__")) or name in allowed \
                     or name in CLASS_BOOKKEEPING:
@@ -493,7 +536,10 @@ def unsafe_dunders(cls: type, learner_file: str, allowed: frozenset[str]) -> lis
             target = _real_getattr(value, "__func__", value)
             if _real_isinstance(value, property):
                 target = value.fget
-            if _defined_in(target, learner_file):
+            code = _real_getattr(target, "__code__", None)
+            generated = code is not None and code.co_filename == "<string>"
+            if _defined_in(target, learner_file) or (own and not generated
+                                                     and target is not None):
                 found.append(f"{klass.__qualname__}.{name}")
     return found
 
@@ -501,9 +547,11 @@ def unsafe_dunders(cls: type, learner_file: str, allowed: frozenset[str]) -> lis
 class Watcher:
     """Wraps every function of a learner module so that each call is checked when it returns."""
 
-    def __init__(self, learner_file: str, allowed_dunders: frozenset[str]) -> None:
+    def __init__(self, learner_file: str, allowed_dunders: frozenset[str],
+                 learner_module: str = "") -> None:
         self.file = learner_file
         self.allowed = allowed_dunders | SAFE_DUNDER_DEFINITIONS
+        self.module = learner_module
 
     def check_result(self, value: Any, depth: int = 0) -> None:
         if depth > 3:
@@ -511,7 +559,7 @@ class Watcher:
         cls = _real_type(value)
         if cls.__module__ not in ("builtins", "torch") and not cls.__module__.startswith(
                 "torch."):
-            bad = unsafe_dunders(cls, self.file, self.allowed)
+            bad = unsafe_dunders(cls, self.file, self.allowed, self.module)
             if bad:
                 raise Tampered(f"your code returned a {cls.__qualname__}, whose class defines "
                                f"{', '.join(bad)}: an object that decides for itself how it "
@@ -574,7 +622,7 @@ class Watcher:
             if _real_isinstance(value, types.FunctionType) and _defined_in(value, self.file):
                 _real_vars(module)[name] = self.wrap(value)
             elif _real_isinstance(value, type) and value.__module__ == module.__name__:
-                bad = unsafe_dunders(value, self.file, self.allowed)
+                bad = unsafe_dunders(value, self.file, self.allowed, self.module)
                 if bad:
                     raise ImportError(f"your module gives {', '.join(bad)}: dunder methods "
                                       "that decide how an object compares or computes are "
@@ -593,5 +641,5 @@ def load_learner_module(path: Path, module_name: str, policy: SourcePolicy) -> t
     module.__dict__["__builtins__"] = restricted_builtins(policy, module_name, str(path))
     sys.modules[module_name] = module
     spec.loader.exec_module(module)
-    Watcher(str(path), frozenset(policy.dunders)).watch_module(module)
+    Watcher(str(path), frozenset(policy.dunders), module_name).watch_module(module)
     return module

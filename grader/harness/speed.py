@@ -43,7 +43,21 @@ def _on_cuda(inputs: Sequence[tuple[Any, ...]]) -> bool:
 
 def _block_seconds(fn: Callable[..., Any], inputs: Sequence[tuple[Any, ...]], calls: int,
                    cuda: bool) -> float:
-    """Seconds per call over a block of `calls` calls, rotating through the inputs."""
+    """Seconds per call over a block of `calls` calls, rotating through the inputs.
+
+    Every block runs on one torch thread: process_time counts all threads, so code that raised
+    the thread count would make the other side's blocks look slow."""
+    torch.set_num_threads(1)
+    try:
+        return _timed_block(fn, inputs, calls, cuda)
+    finally:
+        if torch.get_num_threads() != 1:
+            raise sandbox.Tampered(sandbox.tamper_message(
+                "the number of torch threads was changed while the code was timed"))
+
+
+def _timed_block(fn: Callable[..., Any], inputs: Sequence[tuple[Any, ...]], calls: int,
+                 cuda: bool) -> float:
     if cuda:
         torch.cuda.synchronize()
         start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)

@@ -23,6 +23,7 @@ from grader.harness import sandbox
 from grader.harness.candidate import in_harness_internal
 
 OP_SLACK = 3
+REFERENCE_FACTOR = 5
 
 
 @dataclass
@@ -128,6 +129,7 @@ def assert_op_count_constant(
     sizes: Sequence[int] = (4, 8),
     dim: str = "sequence length",
     advice: str = "Work on all positions at once with broadcasting and batched matmuls.",
+    reference: Callable[[int], Callable[[], Any]] | None = None,
 ) -> None:
     """The ops that do work must be the same at every size of `dim`, as under no Python loop.
 
@@ -153,6 +155,15 @@ def assert_op_count_constant(
             f"of a Python loop over the {dim} (a for loop, a comprehension, map or recursion). "
             + advice
         )
+    if reference is not None:  # a loop padded past the largest size still does its rounds
+        call = reference(sizes[-1])
+        call()
+        theirs = len(record_ops(call).working)
+        if counts[-1] > REFERENCE_FACTOR * theirs + 10:
+            raise AssertionError(
+                f"at {dim} {sizes[-1]} your code runs {counts[-1]} tensor operations, the "
+                f"reference {theirs}: that many, the same at every size, are a Python loop run "
+                "a fixed number of rounds. " + advice)
     for (small, first), (large, second) in zip(zip(sizes, logs, strict=True),
                                                list(zip(sizes, logs, strict=True))[1:],
                                                strict=False):

@@ -109,8 +109,8 @@ def mlp_key_advice(keys: Sequence[str]) -> str:
 
 def load_mlp_weights(mine: nn.Module, ref: nn.Module, case: MLPCase) -> None:
     """Give the learner's MLP the reference's weights the way a user would: load_state_dict."""
-    state = ref.state_dict()
-    try:
+    state = {key: value.detach().clone() for key, value in ref.state_dict().items()}
+    try:  # copies: learner code never holds the reference's own tensors
         mine.load_state_dict(state)
     except RuntimeError as error:
         got = ", ".join(f"{k} {tuple(v.shape)}" for k, v in mine.state_dict().items())

@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 import torch
+import torch.fx  # RecordingBackend checks that what it is handed is a traced graph
 import torch.nn.functional as F
 from hypothesis import example, given
 from hypothesis import strategies as st
@@ -811,14 +812,22 @@ def test_each_micro_batch_is_backpropagated_before_the_next_forward(candidate, d
 
 
 class RecordingBackend:
-    """A torch.compile backend that runs the traced graph as it is and counts the graphs."""
+    """A torch.compile backend that runs the traced graph as it is and counts the graphs.
+
+    Only graphs dynamo traced count (torch.fx GraphModules, which learner code cannot build),
+    kept where learner code cannot write (private attributes are refused to it)."""
 
     def __init__(self) -> None:
-        self.graphs = 0
+        self._graphs: list[Any] = []
 
     def __call__(self, graph_module: Any, example_inputs: Any) -> Callable[..., Any]:
-        self.graphs += 1
+        if isinstance(graph_module, torch.fx.GraphModule):
+            self._graphs.append(graph_module)
         return graph_module.forward
+
+    @property
+    def graphs(self) -> int:
+        return len(self._graphs)
 
 
 @pytest.fixture

@@ -107,8 +107,8 @@ def randomize(module: nn.Module, seed: int, scale: float = 0.5,
 
 def load_torch_weights(mine: nn.Module, oracle: nn.Module, what: str) -> None:
     """Give the learner's module torch's weights the way a user would: load_state_dict."""
-    state = oracle.state_dict()
-    try:
+    state = {key: value.detach().clone() for key, value in oracle.state_dict().items()}
+    try:  # copies: learner code never holds the reference's own tensors
         mine.load_state_dict(state)
     except RuntimeError as error:
         got = ", ".join(f"{k} {tuple(v.shape)}" for k, v in mine.state_dict().items())

@@ -221,7 +221,9 @@ def copy_weights(source: nn.Module, target: nn.Module) -> None:
                 f"bias=qkv_bias)) and out_proj (nn.Linear(d_out, d_out)); the grader copies "
                 f"weights into them by name."
             )
-        expected = getattr(source, name).state_dict()
+        # copies: learner code never holds the reference's own tensors
+        expected = {key: value.detach().clone()
+                    for key, value in getattr(source, name).state_dict().items()}
         try:
             getattr(target, name).load_state_dict(expected)
         except RuntimeError as error:
@@ -490,19 +492,26 @@ def test_sdpa_does_not_call_the_builtin(candidate, device):
 
 
 @pytest.mark.task(SDPA, category="structure")
-def test_sdpa_has_no_loop_over_positions_or_batch(candidate, device):
-    """The number of tensor ops must not grow with the sequence length or the batch size."""
+def test_sdpa_has_no_loop_over_positions_or_batch(candidate, reference, device):
+    """The number of tensor ops must not grow with the sequence length or the batch size, nor
+    be many times the reference's (a loop padded to a fixed number of rounds)."""
 
-    def at_length(n: int) -> Callable[[], Tensor]:
-        q, k, v, mask = AttentionCase((2, 3), n, n, 8, 8, "causal", seed=n).tensors(device)
-        return lambda: candidate.scaled_dot_product_attention(q, k, v, mask=mask)
+    def at_length(impl: Any) -> Callable[[int], Callable[[], Tensor]]:
+        def make(n: int) -> Callable[[], Tensor]:
+            q, k, v, mask = AttentionCase((2, 3), n, n, 8, 8, "causal", seed=n).tensors(device)
+            return lambda: impl.scaled_dot_product_attention(q, k, v, mask=mask)
+        return make
 
-    def at_batch(n: int) -> Callable[[], Tensor]:
-        q, k, v, mask = AttentionCase((n,), 6, 6, 8, 8, "random", seed=n).tensors(device)
-        return lambda: candidate.scaled_dot_product_attention(q, k, v, mask=mask)
+    def at_batch(impl: Any) -> Callable[[int], Callable[[], Tensor]]:
+        def make(n: int) -> Callable[[], Tensor]:
+            q, k, v, mask = AttentionCase((n,), 6, 6, 8, 8, "random", seed=n).tensors(device)
+            return lambda: impl.scaled_dot_product_attention(q, k, v, mask=mask)
+        return make
 
-    assert_op_count_constant(at_length, sizes=(4, 8, 32), dim="sequence length")
-    assert_op_count_constant(at_batch, sizes=(2, 5, 20), dim="batch size")
+    assert_op_count_constant(at_length(candidate), sizes=(4, 8, 32), dim="sequence length",
+                             reference=at_length(reference))
+    assert_op_count_constant(at_batch(candidate), sizes=(2, 5, 20), dim="batch size",
+                             reference=at_batch(reference))
 
 
 # --- causal_mask ------------------------------------------------------------------------------
@@ -755,17 +764,20 @@ def test_mha_does_not_use_builtin_attention(candidate, device):
 
 
 @pytest.mark.task(MHA, category="structure")
-def test_mha_has_no_loop_over_positions(candidate, device):
+def test_mha_has_no_loop_over_positions(candidate, reference, device):
     """The number of tensor ops in forward must not grow with the sequence length."""
     # context_length above every size: slicing a mask buffer to its full length dispatches no op
-    module = candidate.MultiHeadAttention(8, 8, context_length=40, dropout=0.1, num_heads=2)
-    module = module.to(device).eval()
+    def at_length(impl: Any) -> Callable[[int], Callable[[], Tensor]]:
+        module = impl.MultiHeadAttention(8, 8, context_length=40, dropout=0.1, num_heads=2)
+        module = module.to(device).eval()
 
-    def at_length(n: int) -> Callable[[], Tensor]:
-        x = randn((2, n, 8), n, torch.float32, device)
-        return lambda: module(x)
+        def make(n: int) -> Callable[[], Tensor]:
+            x = randn((2, n, 8), n, torch.float32, device)
+            return lambda: module(x)
+        return make
 
-    assert_op_count_constant(at_length, sizes=(4, 8, 32), dim="sequence length")
+    assert_op_count_constant(at_length(candidate), sizes=(4, 8, 32), dim="sequence length",
+                             reference=at_length(reference))
 
 
 def forward_backward(module: nn.Module) -> Callable[[Tensor, Tensor], None]:
