@@ -349,3 +349,22 @@ def test_memory_is_limited_across_all_the_workers_processes(tmp_path, monkeypatc
     assert result.status == "error" and result.points == 0, describe(result)
     assert "used more than 1 GB of memory together" in result.message, result.message
     assert result.duration < 40
+
+
+def test_as_a_plain_user_the_subreaper_still_ends_a_daemon(tmp_path, monkeypatch):
+    """Without root there is no uid of the run's own to kill: the parent adopts the orphans."""
+    monkeypatch.setattr(isolation, "running_as_root", lambda: False)
+    marker = f"kata-plain-daemon-{os.getpid()}-{time.monotonic_ns()}"
+    result = grade_source(tmp_path, f"""
+        import os
+        if os.fork() == 0:
+            os.setsid()
+            if os.fork() == 0:
+                os.execvp("sleep", ["sleep", "60", "{marker}"])
+            os._exit(0)
+        def causal_mask(seq_len, device=None):
+            raise NotImplementedError("08-attention: causal_mask")
+    """)
+    assert result.points == 0
+    time.sleep(0.5)
+    assert _processes_of_this_test(marker) == [], "the daemon outlived the grader's run"

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
-KATA_CHEAT = {"expect": {"status": "error", "message": "from torch.utils.data import ...: `torch.utils.data` reaches"},
+KATA_CHEAT = {"expect": {"status": "error", "message": "from torch.utils.data import ...: `torch.utils` reaches past"},
               "class": 5, "rung": "01-tensors", "worked": True,
               "observed": "TODO 1.67/10: F.one_hot in a DataLoader worker passes the ban"}
 

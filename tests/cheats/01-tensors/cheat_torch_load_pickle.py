@@ -13,7 +13,7 @@ Against c952621: PASS 10/10 points, exit 0.
 
 import torch
 
-KATA_CHEAT = {"bare": {"status": "fail", "message": "'--kata-reference' is not in list"},
+KATA_CHEAT = {"bare": {"status": "fail", "message": "failed while being imported"},
               "expect": {"status": "error", "message": "weights_only=...: load with weights_only=True (the default):"},
               "class": 4, "rung": "01-tensors", "worked": True,
               "observed": "PASS 10/10, exit 0; sys obtained by unpickling, reference exec'd"}
