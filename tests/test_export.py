@@ -10,6 +10,7 @@ import subprocess
 import sys
 import zlib
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import pytest
@@ -109,20 +110,28 @@ def test_the_references_dropped_in_as_learner_code_get_full_marks(tmp_path):
     assert "hidden spec" in text.stdout and "run at grading" in text.stdout, text.stdout
 
 
-def test_the_autograder_grades_a_gradescope_submission(course, tmp_path):
-    """run_autograder as Gradescope runs it: modules uploaded loose, results.json written."""
+def run_autograder(course: Path, tmp_path: Path, upload: Any) -> tuple[Path, Any]:
+    """Gradescope's layout in tmp_path, `upload(submission_dir)` filling the submission, then
+    run_autograder as Gradescope runs it. Returns the root and the finished process."""
     root = tmp_path / "autograder"
     root.mkdir()
     (root / "source").symlink_to(course / "autograder")
     submission = root / "submission"
     submission.mkdir()
-    attention = next(rung for rung in AVAILABLE if rung.id == "08-attention")
-    shutil.copyfile(attention.reference_path, submission / attention.module)
+    upload(submission)
     env = {**os.environ, "AUTOGRADER_ROOT": str(root), "KATA_PYTHON": sys.executable,
            "PYTHONPATH": str(course / "autograder")}
     run = subprocess.run(["bash", str(course / "autograder" / "run_autograder")], env=env,
                          capture_output=True, text=True, timeout=1800, check=False)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    return root, run
+
+
+def test_the_autograder_grades_a_gradescope_submission(course, tmp_path):
+    """run_autograder as Gradescope runs it: modules uploaded loose, results.json written."""
+    attention = next(rung for rung in AVAILABLE if rung.id == "08-attention")
+    root, run = run_autograder(course, tmp_path, lambda submission: shutil.copyfile(
+        attention.reference_path, submission / attention.module))
     assert "08-attention: graded attention.py" in run.stdout
     results = json.loads((root / "results" / "results.json").read_text())
     jsonschema.validate(results, json.loads((SCHEMAS / "gradescope.schema.json").read_text()))
@@ -193,17 +202,8 @@ def _cheating_upload(submission: Path, autograder: Path) -> None:
 def test_gradescope_gives_a_cheating_upload_nothing(course, tmp_path):
     """run_autograder as Gradescope runs it (as root where this suite runs as root): the skip
     file and the links to the references earn no points."""
-    root = tmp_path / "autograder"
-    root.mkdir()
-    (root / "source").symlink_to(course / "autograder")
-    submission = root / "submission"
-    submission.mkdir()
-    _cheating_upload(submission, course / "autograder")
-    env = {**os.environ, "AUTOGRADER_ROOT": str(root), "KATA_PYTHON": sys.executable,
-           "PYTHONPATH": str(course / "autograder")}
-    run = subprocess.run(["bash", str(course / "autograder" / "run_autograder")], env=env,
-                         capture_output=True, text=True, timeout=1800, check=False)
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    root, run = run_autograder(
+        course, tmp_path, lambda submission: _cheating_upload(submission, course / "autograder"))
     assert "01-tensors: exercises/01-tensors/tensors.py is a symbolic link" in run.stdout
     assert "02-autograd: no autograd.py submitted" in run.stdout, run.stdout[:2000]
     results = json.loads((root / "results" / "results.json").read_text())

@@ -247,21 +247,28 @@ def _processes_of_this_test(marker: str) -> list[int]:
     return found
 
 
-def test_a_daemon_the_learner_starts_does_not_outlive_the_run(tmp_path):
-    marker = f"kata-daemon-{os.getpid()}-{time.monotonic_ns()}"
-    result = grade_source(tmp_path, f"""
-        import os, subprocess
+DAEMON = """
+    import os
+    if os.fork() == 0:
+        os.setsid()
         if os.fork() == 0:
-            os.setsid()
-            if os.fork() == 0:
-                os.execvp("sleep", ["sleep", "60", "{marker}"])
-            os._exit(0)
-        def causal_mask(seq_len, device=None):
-            raise NotImplementedError("08-attention: causal_mask")
-    """)
+            os.execvp("sleep", ["sleep", "60", "{marker}"])
+        os._exit(0)
+    def causal_mask(seq_len, device=None):
+        raise NotImplementedError("08-attention: causal_mask")
+"""
+
+
+def assert_the_daemon_dies_with_the_run(tmp_path) -> None:
+    marker = f"kata-daemon-{os.getpid()}-{time.monotonic_ns()}"
+    result = grade_source(tmp_path, DAEMON.format(marker=marker))
     assert result.points == 0
     time.sleep(0.5)
     assert _processes_of_this_test(marker) == [], "the daemon outlived the grader's run"
+
+
+def test_a_daemon_the_learner_starts_does_not_outlive_the_run(tmp_path):
+    assert_the_daemon_dies_with_the_run(tmp_path)
 
 
 @pytest.mark.skipif(not isolation.running_as_root(), reason="the worker drops privileges only "
@@ -354,17 +361,4 @@ def test_memory_is_limited_across_all_the_workers_processes(tmp_path, monkeypatc
 def test_as_a_plain_user_the_subreaper_still_ends_a_daemon(tmp_path, monkeypatch):
     """Without root there is no uid of the run's own to kill: the parent adopts the orphans."""
     monkeypatch.setattr(isolation, "running_as_root", lambda: False)
-    marker = f"kata-plain-daemon-{os.getpid()}-{time.monotonic_ns()}"
-    result = grade_source(tmp_path, f"""
-        import os
-        if os.fork() == 0:
-            os.setsid()
-            if os.fork() == 0:
-                os.execvp("sleep", ["sleep", "60", "{marker}"])
-            os._exit(0)
-        def causal_mask(seq_len, device=None):
-            raise NotImplementedError("08-attention: causal_mask")
-    """)
-    assert result.points == 0
-    time.sleep(0.5)
-    assert _processes_of_this_test(marker) == [], "the daemon outlived the grader's run"
+    assert_the_daemon_dies_with_the_run(tmp_path)
