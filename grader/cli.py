@@ -124,6 +124,8 @@ def check(rungs: tuple[str, ...], check_all: bool, impl: str, device: str, outpu
                              require_gpu=require_gpu)
     except SetupError as exc:
         raise click.UsageError(str(exc)) from None
+    if "isolation_warning" in result.meta:
+        click.echo(f"kata: warning: {result.meta['isolation_warning']}", err=True)
     if impl == "exercises":
         record_progress(result)
     report = RENDERERS[output_format](result, verbose)

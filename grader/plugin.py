@@ -40,7 +40,6 @@ MESSAGE_LIMIT = 4000
 _write = os.write  # bound before learner code exists
 _dumps = json.dumps
 _RECORDED = pytest.StashKey[bool]()
-_SKIP_REASON = pytest.StashKey[str]()
 _STATE = pytest.StashKey["RunState"]()
 
 
@@ -271,7 +270,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 
 def _grader_skip(item: pytest.Item, reason: str) -> None:
-    item.stash[_SKIP_REASON] = reason
+    """Skip `item` for a reason of the grader's own (the only skips that count as skips)."""
     raise skips.grader_skip(reason)
 
 
@@ -283,16 +282,12 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function):  # type: ignore[no-untyped-
     except (TaskTodo, GraderSkip):
         raise
     except BaseException as exc:  # noqa: BLE001  learner code can raise anything at all
-        state = pyfunc_call_state(pyfuncitem)
+        state = pyfuncitem.config.stash.get(_STATE, None)
         if isinstance(exc, Exception) and not isinstance(exc, pytest.exit.Exception):
             raise
         if isinstance(exc, pytest.fail.Exception):
             raise
         raise EscapedCheck(_escape_message(exc, state)) from None
-
-
-def pyfunc_call_state(item: pytest.Item) -> RunState | None:
-    return item.config.stash.get(_STATE, None)
 
 
 def _escape_message(exc: BaseException, state: RunState | None) -> str:

@@ -78,15 +78,18 @@ class RungResult:
     def task_scores(self) -> list[TaskScore]:
         """Per task: its share of the rung's points, earned when the task passes.
 
-        A task whose checks were all skipped (a GPU-only check on a CPU machine) keeps its points;
-        `kata check --require-gpu` turns such skips into failures first.
+        A task whose checks were all skipped (a GPU-only check on a CPU machine) keeps its points,
+        as long as some check of the rung ran and passed; `kata check --require-gpu` turns such
+        skips into failures first.
         """
         scores = []
         for task, share in zip(self.tasks, split_points(self.max_points, len(self.tasks)),
                                strict=True):
             status = self.task_status(task) if self.status != "skipped" else "skipped"
-            # a rung that was skipped, or stopped early (timeout, crash), earns nothing
-            graded = self.status not in ("skipped", "error")
+            # a rung that was skipped, stopped early (timeout, crash) or passed no check at all
+            # (every check skipped) earns nothing
+            graded = self.status not in ("skipped", "error") and any(
+                t.status == "pass" for t in self.tests)
             earned = share if graded and status in ("pass", "skipped") else 0.0
             problem = self.first_problem(task)
             message = problem.message if problem else (self.message if status == "error" else "")

@@ -207,18 +207,6 @@ def _syntax_message(path: Path, exc: SyntaxError) -> str:
                  + (f"\n    {line[:200]}{pointer}" if line else ""))
 
 
-def syntax_problem(path: Path) -> str | None:
-    """Compile without running: a syntax error is reported with the learner's file and line."""
-    try:
-        source = path.read_text(encoding="utf-8")
-        compile(source, str(path), "exec", dont_inherit=True, flags=0x400)
-    except SyntaxError as exc:
-        return _syntax_message(path, exc)
-    except (RecursionError, MemoryError, ValueError, UnicodeDecodeError) as exc:
-        return f"{path.name} cannot be compiled: {type(exc).__name__}"
-    return None
-
-
 def _user_process_count() -> int:
     uid, count = os.getuid(), 0
     for entry in Path("/proc").iterdir():
@@ -339,8 +327,8 @@ def _tree_digest() -> str:
     return digest.hexdigest()
 
 
-def _prepare_workdir(work: Path, learner_source: bytes, module: str, reference: bytes,
-                     uid: int | None) -> dict[str, Path]:
+def _prepare_workdir(work: Path, learner_source: bytes, module: str,
+                     reference: bytes) -> dict[str, Path]:
     """Folders for one run. Only `home` is the worker's to write; the rest it may only read."""
     os.chmod(work, 0o711)
     private = work / "private"
@@ -363,9 +351,6 @@ def _prepare_workdir(work: Path, learner_source: bytes, module: str, reference: 
     (work / "path").mkdir(mode=0o755)
     (work / "path" / "grader").symlink_to(PACKAGE_DIR, target_is_directory=True)
     os.chmod(work / "pytest.ini", 0o644)
-    if uid is not None:
-        for path in (home, home / "tmp", home / "hf-home"):
-            os.chown(path, uid, uid)
     return {"private": private, "learner": learner / module, "reference": oracle / module,
             "home": home}
 
@@ -385,7 +370,7 @@ def run_worker(
     own_uid = uids[0] if uids and uids[0] != isolation.NOBODY else None
     with tempfile.TemporaryDirectory(prefix="kata-") as workdir:
         work = Path(workdir)
-        places = _prepare_workdir(work, source, rung.module, oracle_source(rung), own_uid)
+        places = _prepare_workdir(work, source, rung.module, oracle_source(rung))
         nonce = secrets.token_hex(16)
         nonce_read, nonce_write = os.pipe()
         os.write(nonce_write, nonce.encode())
@@ -407,6 +392,9 @@ def run_worker(
             "memory_bytes": MEMORY_LIMIT_BYTES if device == "cpu" else 0,
             "processes": EXTRA_PROCESSES if as_root else _user_process_count() + EXTRA_PROCESSES,
             "uids": uids, "keep_read": as_root and isolation.needs_read_search(REPO_ROOT),
+            # the worker's to write, as whichever uid it becomes
+            "own": [str(places["home"]), str(places["home"] / "tmp"),
+                    str(places["home"] / "hf-home")],
         }
         env = _worker_env(nonce_read, channel_write, places["home"], config)
         if not layers.runtime_guard:
@@ -705,6 +693,13 @@ def check_rung(rung: Rung, impl: str = "exercises", device: str = "cpu",
     meta = run.of_kind("meta")
     worker_meta = {k: clean(v, NAME_LIMIT) for k, v in meta[0].items()
                    if k in ("torch", "device", "device_name")} if meta else {}
+    privileges = meta[0].get("privileges") if meta else None
+    if isolation.running_as_root() and isinstance(privileges, dict) \
+            and privileges.get("dropped") is not True:
+        worker_meta["isolation_warning"] = (
+            "the grader runs as root but its worker could not switch to an unprivileged user "
+            f"({clean(privileges.get('reason', '?'), NAME_LIMIT)}): learner code could reach "
+            "the grader's files and processes")
     if run.of_kind("collect_error"):
         result.message = ("the grader could not load its spec (a bug in torchkata, please "
                           "report it):\n" + clean(run.of_kind("collect_error")[0].get("message")))

@@ -65,14 +65,17 @@ def _keep_only_read_search(libc: Any) -> None:
         raise OSError(ctypes.get_errno(), "capset failed")
 
 
-def drop_privileges(uids: list[int], keep_read: bool) -> dict[str, Any]:
-    """Become the first of `uids` that the kernel accepts; say what happened."""
+def drop_privileges(uids: list[int], keep_read: bool, own: list[str]) -> dict[str, Any]:
+    """Become the first of `uids` that the kernel accepts, owning the folders in `own`; say
+    what happened."""
     if os.geteuid() != 0:
         return {"dropped": False, "reason": "not root", "uid": os.getuid()}
     libc = _libc()
     last_error = ""
     for uid in uids:
         try:
+            for path in own:  # the run's home, writable by whichever uid this turns out to be
+                os.chown(path, uid, uid)
             if keep_read:
                 libc.prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0)
             os.setgroups([])
@@ -95,7 +98,8 @@ def main() -> int:
     apply_limits(config)
     status = {"dropped": False, "reason": "not asked", "uid": os.getuid()}
     if config.get("uids"):
-        status = drop_privileges(config["uids"], bool(config.get("keep_read")))
+        status = drop_privileges(config["uids"], bool(config.get("keep_read")),
+                                 list(config.get("own", [])))
     os.environ["KATA_PRIVILEGES"] = json.dumps(status)
     _libc().prctl(PR_SET_PDEATHSIG, 9, 0, 0, 0)  # the parent gone means nobody reads the result
     os.chdir(config["home"])

@@ -362,3 +362,18 @@ def test_as_a_plain_user_the_subreaper_still_ends_a_daemon(tmp_path, monkeypatch
     """Without root there is no uid of the run's own to kill: the parent adopts the orphans."""
     monkeypatch.setattr(isolation, "running_as_root", lambda: False)
     assert_the_daemon_dies_with_the_run(tmp_path)
+
+
+@pytest.mark.skipif(not isolation.running_as_root(), reason="only a root grader drops privileges")
+def test_a_root_grader_that_could_not_drop_privileges_says_so(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from grader.cli import cli
+
+    monkeypatch.setattr(isolation, "worker_uids", lambda: [])
+    module = tmp_path / "attention.py"
+    module.write_text("def causal_mask(seq_len, device=None):\n"
+                      "    raise NotImplementedError('08-attention: causal_mask')\n")
+    result = CliRunner().invoke(cli, ["check", "08", "--impl", str(module)])
+    assert "kata: warning: the grader runs as root but its worker could not switch" \
+        in result.stderr, result.output

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from grader import runner
 from grader.catalog import PACKAGE_DIR, resolve
 from grader.cli import cli
-from grader.results import TestResult
+from grader.results import RungResult, TestResult
 
 SCHEMA = json.loads((PACKAGE_DIR / "schema" / "result.schema.json").read_text(encoding="utf-8"))
 JSON_TYPES = {"object": dict, "array": list, "string": str, "integer": int,
@@ -77,3 +77,12 @@ def test_a_gray_ratio_fails_when_the_median_of_three_is_slow(monkeypatch):
     test = _remeasured(monkeypatch, 1.8, [1.9, 1.6])
     assert test.status == "fail" and test.ratio == 1.8
     assert "Measured again in fresh processes: 1.80×, 1.90×, 1.60×" in test.message
+
+
+def test_a_rung_whose_checks_were_all_skipped_earns_nothing():
+    """Only the grader skips checks, but a run in which nothing passed is no evidence of work."""
+    rung = RungResult(id="08-attention", title="t", status="pass", points=0.0, max_points=20.0,
+                      impl="x.py", tasks=["a", "b"],
+                      tests=[TestResult(name="test_a", task="a", category="gpu", status="skipped"),
+                             TestResult(name="test_b", task="b", category="gpu", status="skipped")])
+    assert [score.points for score in rung.task_scores()] == [0.0, 0.0]
