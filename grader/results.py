@@ -20,6 +20,8 @@ class TestResult:
     duration: float = 0.0
     visibility: str = "visible"
     ratio: float | None = None
+    # what the learner's code printed (stdout and stderr) during this check, cleaned and capped
+    output: str = ""
 
 
 def split_points(total: float, parts: int) -> list[float]:

@@ -357,9 +357,10 @@ def _prepare_workdir(work: Path, learner_source: bytes, module: str,
 
 def run_worker(
     rung: Rung, source: bytes, device: str, timeout: float, select: list[str] | None = None,
-    layers: Layers = ALL_LAYERS,
+    layers: Layers = ALL_LAYERS, spec_path: Path | None = None,
 ) -> WorkerRun:
-    """Run the rung's spec against `source` (the learner's module) in a fresh, limited process.
+    """Run the rung's spec (or `spec_path`, a spec-like file of the grader's) against `source`
+    (the learner's module) in a fresh, limited process.
 
     Raises GradingInterrupted on Ctrl-C, after the worker and all it started are gone.
     """
@@ -376,7 +377,7 @@ def run_worker(
         os.write(nonce_write, nonce.encode())
         os.close(nonce_write)
         channel_read, channel_write = os.pipe()
-        spec = str(rung.spec_path)
+        spec = str(spec_path or rung.spec_path)
         targets = [f"{spec}::{name}" for name in select] if select else [spec]
         pytest_args = [
             *targets, "-p", "grader.plugin", "--noconftest", "-p", "no:cacheprovider",
