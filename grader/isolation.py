@@ -18,6 +18,7 @@ import importlib.util
 import os
 import pwd
 import secrets
+import shutil
 import signal
 import stat
 import sys
@@ -150,21 +151,32 @@ SCRATCH_PLACES = ("/tmp", "/var/tmp", "/dev/shm")
 
 def remove_files_of(uid: int, places: tuple[str, ...] = SCRATCH_PLACES) -> None:
     """Delete what a worker uid of its own left in the shared scratch folders (files that
-    would fill the disk or hold memory in /dev/shm after the run)."""
-    for place in places:
-        for folder, subfolders, files in os.walk(place, topdown=False, followlinks=False):
-            for name in files + subfolders:
-                path = os.path.join(folder, name)
-                try:
-                    info = os.lstat(path)
-                    if info.st_uid != uid:
-                        continue
-                    if stat.S_ISDIR(info.st_mode):
-                        os.rmdir(path)
-                    else:
-                        os.unlink(path)
-                except OSError:
-                    continue
+    would fill the disk or hold memory in /dev/shm after the run).
+
+    A uid can only have created entries in folders it may write: its own (removed whole) and
+    world-writable ones (searched); the rest of a busy /tmp is never walked."""
+    pending = list(places)
+    while pending:
+        folder = pending.pop()
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            try:
+                info = entry.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            if info.st_uid == uid:
+                if stat.S_ISDIR(info.st_mode):
+                    shutil.rmtree(entry.path, ignore_errors=True)
+                else:
+                    try:
+                        os.unlink(entry.path)
+                    except OSError:
+                        pass
+            elif stat.S_ISDIR(info.st_mode) and info.st_mode & stat.S_IWOTH:
+                pending.append(entry.path)
 
 
 def _descendants(root: int, table: list[tuple[int, int, int]]) -> list[int]:

@@ -16,11 +16,13 @@ is graded, everything the worker started is killed (grader/isolation.py).
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import importlib.util
 import json
 import os
 import secrets
+import shutil
 import signal
 import statistics
 import subprocess
@@ -34,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from grader import isolation
+from grader.zygote import ForkedWorker, Zygote, ZygoteGone
 from grader.bands import KNOWN_BANDS
 from grader.catalog import HIDDEN_COUNTS_PATH, PACKAGE_DIR, REPO_ROOT, Rung
 from grader.results import Result, RungResult, TestResult, rung_status
@@ -355,6 +358,60 @@ def _prepare_workdir(work: Path, learner_source: bytes, module: str,
             "home": home}
 
 
+Worker = subprocess.Popen[bytes] | ForkedWorker
+_warm: Zygote | None = None
+_warm_lock = threading.Lock()
+
+
+def start_warm_worker() -> None:
+    """From now on this process grades through a zygote (grader/zygote.py) that has imported
+    torch, pytest and the specs' harness once: each run forks from it instead of starting Python.
+    Idempotent; a zygote that died is replaced."""
+    global _warm
+    with _warm_lock:
+        if _warm is not None and _warm.alive:
+            return
+        home = Path(tempfile.mkdtemp(prefix="kata-zygote-"))
+        os.chmod(home, 0o711)
+        (home / "path").mkdir(mode=0o755)
+        (home / "path" / "grader").symlink_to(PACKAGE_DIR, target_is_directory=True)
+        (home / "home").mkdir(mode=0o700)
+        env = _worker_env(-1, -1, home / "home", {})
+        for key in ("KATA_WORKER", "KATA_RESULT_FD", "KATA_NONCE_FD"):
+            env.pop(key, None)
+        env["PYTHONPATH"] = str(home / "path")
+        _warm = Zygote(env, home / "home")
+        isolation.register(_warm.process.pid)  # not an orphan to kill after each run
+        atexit.register(stop_warm_worker)
+
+
+def stop_warm_worker() -> None:
+    global _warm
+    with _warm_lock:
+        if _warm is not None:
+            _warm.close()
+            isolation.unregister(_warm.process.pid)
+            shutil.rmtree(_warm.cwd.parent, ignore_errors=True)
+        _warm = None
+
+
+def warm_worker_running() -> bool:
+    return _warm is not None and _warm.alive
+
+
+def _start_worker(command: list[str], env: dict[str, str], cwd: Path, channel: int, nonce: int,
+                  output: int) -> Worker:
+    """A worker for one run: forked from the zygote when there is one, else a fresh Python."""
+    zygote = _warm
+    if zygote is not None and zygote.alive:
+        try:
+            return zygote.spawn(env, cwd, channel, nonce, output)
+        except ZygoteGone:
+            pass
+    return subprocess.Popen(command, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=output,
+                            stderr=output, pass_fds=(channel, nonce), start_new_session=True)
+
+
 def run_worker(
     rung: Rung, source: bytes, device: str, timeout: float, select: list[str] | None = None,
     layers: Layers = ALL_LAYERS, spec_path: Path | None = None,
@@ -383,6 +440,9 @@ def run_worker(
             *targets, "-p", "grader.plugin", "--noconftest", "-p", "no:cacheprovider",
             "-c", str(work / "pytest.ini"), "--rootdir", str(work), "-q", "-rN",
             "--assert=plain",  # spec messages are the report; no rewritten-assert clutter
+            # nothing of pytest's that only reports to a terminal nobody reads (and collects
+            # garbage three times over at exit)
+            "-p", "no:unraisableexception", "-p", "no:threadexception", "-p", "no:warnings",
             "--basetemp", str(places["home"] / "pytest"),
             "--kata-rung", rung.id, "--kata-impl", str(places["learner"]),
             "--kata-reference", str(places["reference"]), "--kata-device", device,
@@ -405,15 +465,11 @@ def run_worker(
         digest_before = _tree_digest()
         started = time.monotonic()
         reader = _ChannelReader(channel_read)
-        process: subprocess.Popen[bytes] | None = None
+        process: Worker | None = None
         try:
             try:
-                process = subprocess.Popen(
-                    command, cwd=places["home"],
-                    env=env,
-                    stdin=subprocess.DEVNULL, stdout=output_fd, stderr=output_fd,
-                    pass_fds=(channel_write, nonce_read), start_new_session=True,
-                )
+                process = _start_worker(command, env, places["home"], channel_write,
+                                        nonce_read, output_fd)
             finally:
                 os.close(channel_write)
                 os.close(nonce_read)
@@ -444,7 +500,7 @@ def run_worker(
     return run
 
 
-def _wait(process: subprocess.Popen[bytes], run: WorkerRun, timeout: float, device: str,
+def _wait(process: Worker, run: WorkerRun, timeout: float, device: str,
           own_uid: int | None) -> None:
     deadline = time.monotonic() + timeout
     limit = TOTAL_MEMORY_LIMIT_BYTES["cpu" if device == "cpu" else "cuda"]
@@ -463,7 +519,7 @@ def _wait(process: subprocess.Popen[bytes], run: WorkerRun, timeout: float, devi
             return
 
 
-def _end_everything(process: subprocess.Popen[bytes] | None, own_uid: int | None) -> None:
+def _end_everything(process: Worker | None, own_uid: int | None) -> None:
     """The worker, its process group, every process of its own uid, and adopted orphans."""
     if process is not None:
         try:
@@ -481,6 +537,8 @@ def _end_everything(process: subprocess.Popen[bytes] | None, own_uid: int | None
             pass
         isolation.unregister(process.pid)
     isolation.kill_orphans()
+    if isinstance(process, ForkedWorker):
+        process.zygote.reap()
 
 
 def _read_output(fd: int, limit: int = 20000) -> str:
