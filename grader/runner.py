@@ -36,12 +36,12 @@ from pathlib import Path
 from typing import Any
 
 from grader import isolation
-from grader.zygote import ForkedWorker, Zygote, ZygoteGone
 from grader.bands import KNOWN_BANDS
 from grader.catalog import HIDDEN_COUNTS_PATH, PACKAGE_DIR, REPO_ROOT, Rung
 from grader.results import Result, RungResult, TestResult, rung_status
 from grader.rules import MAX_SOURCE_BYTES, check_source, describe_violations
 from grader.sanitize import NAME_LIMIT, clean, finite_number
+from grader.zygote import ForkedWorker, Zygote, ZygoteGone
 
 MEMORY_LIMIT_BYTES = 4 * 1024**3  # address space of each process (CPU runs)
 # Resident memory of all the worker's processes together, watched by the parent: RLIMIT_AS holds
