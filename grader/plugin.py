@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import functools
 import json
+import linecache
 import os
 import random
+import signal
 import time
 import traceback
 from pathlib import Path
@@ -36,6 +38,12 @@ from grader.harness.skips import GraderSkip
 CATEGORIES = ("shape", "values", "grad", "properties", "structure", "speed", "gpu", "training")
 RUN_LAST = ("speed", "gpu")
 MESSAGE_LIMIT = 4000
+# A check whose code has used this much CPU time is stopped, and the message says where the code
+# was: far above any reference check (the slowest, 06's compile, takes about 2 s), far below the
+# rung's own deadline. CPU time, not wall time: a loaded machine does not make it fire.
+CHECK_CPU_SECONDS = 10.0
+OUTPUT_LINES = 200  # lines of what learner code printed in a check that travel to the parent
+OUTPUT_CHARS = 16000
 
 _write = os.write  # bound before learner code exists
 _dumps = json.dumps
@@ -56,6 +64,7 @@ class RunState:
         self.count = 0
         self.reference: Any = None
         self.tampered: str | None = None
+        self.stopped: dict[str, str] = {}  # task -> why a check of it was stopped
         self._open_channel()
 
     def _open_channel(self) -> None:
@@ -87,6 +96,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="the .py file standing in for the learner module")
     group.addoption("--kata-reference", dest="kata_reference",
                     help="the reference module (default: the catalog's reference/ path)")
+    group.addoption("--kata-task", dest="kata_task", default=None,
+                    help="check only this task of the rung")
     group.addoption("--kata-device", dest="kata_device", default="cpu",
                     choices=("cpu", "cuda", "auto"), help="device for spec inputs (default cpu)")
 
@@ -179,6 +190,12 @@ def _stop_at_todo(inner: Any, impl: Path | None) -> Any:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Speed and GPU checks run last, once correctness has had its say."""
     items.sort(key=lambda item: _marker_info(item)[1] in RUN_LAST)
+    only = config.getoption("kata_task", None)
+    if only:
+        left_out = [item for item in items if _marker_info(item)[0] != only]
+        if left_out:
+            config.hook.pytest_deselected(items=left_out)
+            items[:] = [item for item in items if _marker_info(item)[0] == only]
     state = config.stash.get(_STATE, None)
     for item in items:
         hypothesis_handle = getattr(getattr(item, "obj", None), "hypothesis", None)
@@ -247,6 +264,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     if state is None:
         return
     state.write("start", nodeid=item.nodeid)
+    _arm_check_timer(state)
     import numpy
     import torch
 
@@ -256,6 +274,9 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     task, category = _marker_info(item)
     if state.tampered:
         raise EscapedCheck(state.tampered)
+    if task in state.stopped:  # one endless loop costs CHECK_CPU_SECONDS once, not per check
+        raise EscapedCheck("not checked: an earlier check of this task was "
+                           + state.stopped[task])
     if category == "gpu":
         device = resolve_device(item.config.getoption("kata_device"))
         if device.type != "cuda":
@@ -267,6 +288,49 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
             _grader_skip(item, "not measured: the task is still todo")
         if earlier in ("fail", "error"):
             _grader_skip(item, "not measured: correctness checks of this task failed first")
+
+
+class CheckStopped(BaseException):
+    """Raised into a check's code when it has used up CHECK_CPU_SECONDS; says where it was."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def _arm_check_timer(state: RunState) -> None:
+    def stop(signum: int, frame: Any) -> None:
+        raise CheckStopped(_stopped_message(frame, state.impl))
+
+    signal.signal(signal.SIGPROF, stop)
+    # fires again every half second, should the code catch the first one and carry on
+    signal.setitimer(signal.ITIMER_PROF, CHECK_CPU_SECONDS, 0.5)
+
+
+def _disarm_check_timer() -> None:
+    signal.setitimer(signal.ITIMER_PROF, 0, 0)
+
+
+def _stopped_message(frame: Any, impl: Path | None) -> str:
+    """Where the code was: the innermost line of the learner's file, else the innermost line."""
+    innermost, learner = None, None
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if innermost is None:
+            innermost = (filename, frame.f_lineno)
+        if learner is None and impl is not None and filename == str(impl):
+            learner = (filename, frame.f_lineno)
+        frame = frame.f_back
+    where = learner or innermost
+    if where is None:
+        return f"stopped after {CHECK_CPU_SECONDS:g} s of CPU time"
+    line = linecache.getline(where[0], where[1]).strip()
+    place = f"{Path(where[0]).name}:{where[1]}" + (f" `{line[:120]}`" if line else "")
+    if learner is None:
+        return (f"stopped after {CHECK_CPU_SECONDS:g} s of CPU time, in {place} (the grader's "
+                "own code, working on what your code returned or passed it): far too slow")
+    return (f"stopped after {CHECK_CPU_SECONDS:g} s of CPU time: your code was still at {place}. "
+            "An endless loop (does its condition ever change?), or far too slow for this size")
 
 
 def _grader_skip(item: pytest.Item, reason: str) -> None:
@@ -283,6 +347,11 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function):  # type: ignore[no-untyped-
         raise
     except BaseException as exc:  # noqa: BLE001  learner code can raise anything at all
         state = pyfuncitem.config.stash.get(_STATE, None)
+        if isinstance(exc, CheckStopped):
+            _disarm_check_timer()
+            if state is not None:
+                state.stopped[_marker_info(pyfuncitem)[0]] = exc.message
+            raise EscapedCheck(exc.message) from None
         if isinstance(exc, Exception) and not isinstance(exc, pytest.exit.Exception):
             raise
         if isinstance(exc, pytest.fail.Exception):
@@ -422,6 +491,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
     state = item.config.stash.get(_STATE, None)
     if state is None or item.stash.get(_RECORDED, False):
         return report
+    if report.when == "call" or not report.passed:
+        _disarm_check_timer()
     if report.when == "call" or (report.when == "setup" and not report.passed):
         try:
             _record(item, call, report, state)
@@ -488,7 +559,17 @@ def _record(item: pytest.Item, call: pytest.CallInfo[None], report: pytest.TestR
     state.write("test", nodeid=item.nodeid, name=item.name, rung=state.rung, task=task,
                 category=category, status=status, message=message,
                 duration=round(report.duration, 4), visibility=visibility,
-                grader_skip=grader_skip, where=where, **extra)
+                grader_skip=grader_skip, where=where, output=_printed(report), **extra)
+
+
+def _printed(report: pytest.TestReport) -> str:
+    """What the check's code wrote to stdout and stderr (pytest captured it), capped."""
+    text = "".join(content for name, content in report.sections
+                   if name.startswith(("Captured stdout", "Captured stderr")))
+    lines = text.splitlines()
+    kept = "\n".join(lines[:OUTPUT_LINES])[:OUTPUT_CHARS]
+    cut = len(lines) - len(kept.splitlines())
+    return kept + (f"\n… {cut} more lines" if cut > 0 else "")
 
 
 def _restore_global_state() -> None:

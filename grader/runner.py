@@ -31,6 +31,7 @@ import tempfile
 import threading
 import time
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,7 @@ from typing import Any
 from grader import isolation
 from grader.bands import KNOWN_BANDS
 from grader.catalog import HIDDEN_COUNTS_PATH, PACKAGE_DIR, REPO_ROOT, Rung
-from grader.results import Result, RungResult, TestResult, rung_status
+from grader.results import Result, RungResult, TestResult, rung_status, split_points
 from grader.rules import MAX_SOURCE_BYTES, check_source, describe_violations
 from grader.sanitize import NAME_LIMIT, clean, finite_number
 from grader.zygote import ForkedWorker, Zygote, ZygoteGone
@@ -414,7 +415,8 @@ def _start_worker(command: list[str], env: dict[str, str], cwd: Path, channel: i
 
 def run_worker(
     rung: Rung, source: bytes, device: str, timeout: float, select: list[str] | None = None,
-    layers: Layers = ALL_LAYERS, spec_path: Path | None = None,
+    layers: Layers = ALL_LAYERS, spec_path: Path | None = None, task: str | None = None,
+    cancel: threading.Event | None = None,
 ) -> WorkerRun:
     """Run the rung's spec (or `spec_path`, a spec-like file of the grader's) against `source`
     (the learner's module) in a fresh, limited process.
@@ -446,6 +448,7 @@ def run_worker(
             "--basetemp", str(places["home"] / "pytest"),
             "--kata-rung", rung.id, "--kata-impl", str(places["learner"]),
             "--kata-reference", str(places["reference"]), "--kata-device", device,
+            *(["--kata-task", task] if task else []),
         ]
         config = {
             "pytest_args": pytest_args, "home": str(places["home"]),
@@ -475,7 +478,7 @@ def run_worker(
                 os.close(nonce_read)
             isolation.register(process.pid)
             reader.start()
-            _wait(process, run, timeout, device, own_uid)
+            _wait(process, run, timeout, device, own_uid, cancel)
         except KeyboardInterrupt:
             _end_everything(process, own_uid)
             reader.join(timeout=2)
@@ -501,7 +504,9 @@ def run_worker(
 
 
 def _wait(process: Worker, run: WorkerRun, timeout: float, device: str,
-          own_uid: int | None) -> None:
+          own_uid: int | None, cancel: threading.Event | None = None) -> None:
+    """Until the worker ends, its deadline passes, it uses too much memory, or (Ctrl-C in a
+    client of the server) the run is cancelled: then KeyboardInterrupt, as in the CLI."""
     deadline = time.monotonic() + timeout
     limit = TOTAL_MEMORY_LIMIT_BYTES["cpu" if device == "cpu" else "cuda"]
     while True:
@@ -511,6 +516,8 @@ def _wait(process: Worker, run: WorkerRun, timeout: float, device: str,
             return
         except subprocess.TimeoutExpired:
             pass
+        if cancel is not None and cancel.is_set():
+            raise KeyboardInterrupt
         if time.monotonic() >= deadline:
             run.timed_out = True
             return
@@ -560,8 +567,9 @@ def _describe_stop(run: WorkerRun, timeout: float) -> str:
         return (f"stopped{where}: its processes used more than "
                 f"{run.memory_exceeded // 1024**3} GB of memory together.")
     if run.timed_out:
-        return (f"timed out after {timeout:g} s{where}: an endless loop, or far too slow. "
-                "Run with --timeout N to allow longer.")
+        return (f"timed out after {timeout:g} s{where}, the rung's whole time: code that waits "
+                "(sleep, input) or is stuck inside one huge torch operation, which the per-check "
+                "limit cannot interrupt; look at what that check calls.")
     code = run.returncode or 0
     if code < 0:
         try:
@@ -634,6 +642,7 @@ def _check_results(manifest: list[dict[str, Any]], run: WorkerRun, rung: Rung, d
             test.message = clean(record.get("message", ""))
             test.duration = finite_number(record.get("duration"), 0.0) or 0.0
             test.ratio = finite_number(record.get("ratio"))
+            test.output = clean(record.get("output", ""), 16000)
             if test.status == "gray" and (category != "speed" or _speed_fields(record) is None):
                 test.status = "fail"
                 test.message = ("the speed check's measurement did not arrive in a form the "
@@ -668,11 +677,13 @@ def _manifest_problem(manifest: list[dict[str, Any]] | None, rung: Rung) -> str 
 
 
 def _remeasure(rung: Rung, source: bytes, device: str, timeout: float, test: TestResult,
-               fields: dict[str, float], layers: Layers = ALL_LAYERS) -> None:
+               fields: dict[str, float], layers: Layers = ALL_LAYERS,
+               cancel: threading.Event | None = None) -> None:
     """Settle a gray-zone speed ratio with two fresh processes and the median of three."""
     ratios = [fields["ratio"]]
     for _ in range(REMEASURE_RUNS):
-        again = run_worker(rung, source, device, timeout, select=[test.name], layers=layers)
+        again = run_worker(rung, source, device, timeout, select=[test.name], layers=layers,
+                           cancel=cancel)
         for record in again.of_kind("test"):
             measured = _speed_fields(record)
             if record.get("name") == test.name and measured is not None:
@@ -690,20 +701,70 @@ def _remeasure(rung: Rung, source: bytes, device: str, timeout: float, test: Tes
 
 
 def check_rungs(rungs: list[Rung], impl: str = "exercises", device: str = "cpu",
-                timeout: float | None = None, require_gpu: bool = False) -> Result:
-    """Grade rungs one after another into one Result."""
+                timeout: float | None = None, require_gpu: bool = False, task: str | None = None,
+                jobs: int = 1, on_start: Callable[[Rung], None] | None = None,
+                on_done: Callable[[RungResult], None] | None = None,
+                cancel: threading.Event | None = None) -> Result:
+    """Grade rungs into one Result, `jobs` at a time.
+
+    `on_start` hears of each rung as its run begins; `on_done` gets each rung's result as soon
+    as it and every rung before it in `rungs` are graded, in that order. SetupError and
+    GradingInterrupted end the whole call, after every run in flight has ended.
+    """
     import platform
 
     from grader import __version__
 
     meta: dict[str, Any] = {"kata_version": __version__, "python": platform.python_version(),
                             "impl": impl, "device": device}
-    rungs_done = []
-    for rung in rungs:
-        rung_result, worker_meta = check_rung(rung, impl, device, timeout, require_gpu)
-        rungs_done.append(rung_result)
-        meta.update(worker_meta)
-    return Result(rungs=rungs_done, meta=meta)
+    if task:
+        meta["task"] = task
+    done: dict[int, tuple[RungResult, dict[str, Any]]] = {}
+    reported = 0
+    stop = cancel or threading.Event()
+
+    def grade(index: int) -> tuple[RungResult, dict[str, Any]]:
+        if stop.is_set():
+            raise GradingInterrupted(rungs[index].id)
+        if on_start is not None:
+            on_start(rungs[index])
+        return check_rung(rungs[index], impl, device, timeout, require_gpu, task=task,
+                          cancel=stop)
+
+    def report_ready() -> None:
+        nonlocal reported
+        while reported in done:
+            if on_done is not None:
+                on_done(done[reported][0])
+            reported += 1
+
+    if jobs <= 1 or len(rungs) <= 1:
+        for index in range(len(rungs)):
+            done[index] = grade(index)
+            report_ready()
+    else:
+        from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+
+        with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="kata-rung") as pool:
+            futures = {pool.submit(grade, index): index for index in range(len(rungs))}
+            try:
+                pending = set(futures)
+                while pending:
+                    finished, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+                    for future in finished:
+                        done[futures[future]] = future.result()
+                    report_ready()
+            except BaseException as exc:
+                stop.set()  # every run in flight ends at its next look (a quarter second)
+                for future in futures:
+                    future.cancel()
+                if isinstance(exc, KeyboardInterrupt):
+                    running = [rungs[futures[f]].id for f in pending if f.running()]
+                    raise GradingInterrupted(", ".join(running) or "the run") from None
+                raise
+    for index in range(len(rungs)):
+        meta.update(done[index][1])
+    return Result(rungs=[done[index][0] for index in range(len(rungs))], meta=meta)
 
 
 GPU_REQUIRED = ("--require-gpu: this check needs a CUDA GPU and counts as failed without one "
@@ -712,17 +773,27 @@ GPU_REQUIRED = ("--require-gpu: this check needs a CUDA GPU and counts as failed
 
 def check_rung(rung: Rung, impl: str = "exercises", device: str = "cpu",
                timeout: float | None = None, require_gpu: bool = False,
-               layers: Layers = ALL_LAYERS) -> tuple[RungResult, dict[str, Any]]:
-    """Grade one rung; also return what the worker said of its torch and device.
+               layers: Layers = ALL_LAYERS, task: str | None = None,
+               cancel: threading.Event | None = None) -> tuple[RungResult, dict[str, Any]]:
+    """Grade one rung (or, with `task`, that task of it alone, for that task's points); also
+    return what the worker said of its torch and device.
 
-    Raises SetupError when the run cannot even start, GradingInterrupted on Ctrl-C.
+    Raises SetupError when the run cannot even start, GradingInterrupted on Ctrl-C (or when
+    `cancel` is set).
     """
+    if task is not None and task not in rung.tasks:
+        raise SetupError(f"--task {task}: {rung.id} has no such task "
+                         f"(its tasks: {', '.join(rung.tasks)})")
     path = implementation_path(rung, impl)
     if not path.exists():
         raise SetupError(f"{rung.id}: no file {path}")
     timeout = float(timeout or rung.timeout)
+    tasks, max_points = list(rung.tasks), rung.points
+    if task is not None:
+        share = dict(zip(rung.tasks, split_points(rung.points, len(rung.tasks)), strict=True))
+        tasks, max_points = [task], share[task]
     result = RungResult(id=rung.id, title=rung.title, status="error", points=0.0,
-                        max_points=rung.points, impl=str(path), tasks=list(rung.tasks),
+                        max_points=max_points, impl=str(path), tasks=tasks,
                         hidden_pending=hidden_pending(rung))
     missing = missing_requirements(rung)
     if missing:
@@ -742,7 +813,8 @@ def check_rung(rung: Rung, impl: str = "exercises", device: str = "cpu",
         result.message = problem
         return result, {}
     try:
-        run = run_worker(rung, source, device, timeout, layers=layers)
+        run = run_worker(rung, source, device, timeout, layers=layers, task=task,
+                         cancel=cancel)
     except OSError as exc:  # a full disk, say: this rung cannot run, the others still may
         result.message = f"the grader could not prepare a run: {exc.strerror or exc}"
         return result, {}
@@ -779,7 +851,7 @@ def check_rung(rung: Rung, impl: str = "exercises", device: str = "cpu",
         if test.status == "gray" and record is not None:
             fields = _speed_fields(record)
             if fields is not None:
-                _remeasure(rung, source, device, timeout, test, fields, layers)
+                _remeasure(rung, source, device, timeout, test, fields, layers, cancel)
         if require_gpu and test.category == "gpu" and test.status == "skipped":
             test.status, test.message = "fail", f"{GPU_REQUIRED}; {test.message}"
     result.tests = tests
