@@ -9,12 +9,16 @@ from typing import Any
 
 import click
 
-from grader.catalog import UnknownRung, load_catalog, resolve
+from grader.catalog import Rung, UnknownRung, load_catalog, resolve
+from grader.checking import Request, default_jobs, grade
 from grader.export import ExportError, export_course
 from grader.progress import load_progress, next_hint_level, record_progress
 from grader.reports import RENDERERS, render_text
 from grader.reports.github import write_github_files
-from grader.runner import GradingInterrupted, SetupError, check_rungs
+from grader.reports.live import ProgressLine
+from grader.reports.text import render_rung, render_summary
+from grader.results import RungResult
+from grader.runner import GradingInterrupted, SetupError
 
 USAGE_ERROR = 2
 INTERRUPTED = 130  # 128 + SIGINT, as shells report a command stopped by Ctrl-C
@@ -85,10 +89,17 @@ def list_rungs() -> int:
                    "points otherwise).")
 @click.option("--timeout", type=click.FloatRange(min=1), default=None,
               help="Seconds before a rung's run is stopped (default: the rung's own).")
-@click.option("-v", "--verbose", is_flag=True, help="List every check, not just the first failure.")
+@click.option("--task", "task", default=None, metavar="NAME",
+              help="Check one task of the rung (its points only; progress is not recorded).")
+@click.option("--cold", is_flag=True,
+              help="No warm worker and no background server: a fresh Python per rung "
+                   "(also KATA_SERVER=0 for the server alone).")
+@click.option("-v", "--verbose", is_flag=True,
+              help="List every check and what your code printed in each, not just the first "
+                   "failure.")
 def check(rungs: tuple[str, ...], check_all: bool, impl: str, device: str, output_format: str,
-          output_path: Path | None, require_gpu: bool, timeout: float | None,
-          verbose: bool) -> int:
+          output_path: Path | None, require_gpu: bool, timeout: float | None, task: str | None,
+          cold: bool, verbose: bool) -> int:
     """Grade rungs: exit 0 when all pass, 1 on failures or todo, 2 on bad usage.
 
     \b
@@ -117,17 +128,43 @@ def check(rungs: tuple[str, ...], check_all: bool, impl: str, device: str, outpu
             raise click.UsageError(f"--impl {impl}: no such file")
     if output_path is not None and output_path.parent and not output_path.parent.is_dir():
         raise click.UsageError(f"--output {output_path}: no directory {output_path.parent}")
-    if output_format == "text" or output_path is not None:
-        click.echo(f"Checking {', '.join(r.id for r in chosen)} ({impl})…", err=True)
-    try:
-        result = check_rungs(chosen, impl=impl, device=device, timeout=timeout,
-                             require_gpu=require_gpu)
-    except SetupError as exc:
-        raise click.UsageError(str(exc)) from None
+    if task is not None:
+        if len(chosen) != 1:
+            raise click.UsageError("--task NAME checks one task of one rung; name one rung")
+        if task not in chosen[0].tasks:
+            raise click.UsageError(f"--task {task}: {chosen[0].id} has no such task (its tasks: "
+                                   f"{', '.join(chosen[0].tasks)})")
+    streaming = output_format == "text" and output_path is None
+    request = Request(rungs=tuple(chosen), impl=impl, device=device, timeout=timeout,
+                      require_gpu=require_gpu, task=task, jobs=default_jobs(len(chosen)))
+    printed = 0
+    with ProgressLine(len(chosen)) as progress:
+        if not progress.enabled and (output_format == "text" or output_path is not None):
+            click.echo(f"Checking {', '.join(r.id for r in chosen)} ({impl})…", err=True)
+        def rung_done(rung: RungResult) -> None:
+            nonlocal printed
+            progress.rung_done(rung.id)
+            if streaming:
+                progress.clear()
+                click.echo(("\n" if printed else "") + render_rung(rung, verbose))
+                printed += 1
+
+        try:
+            result = grade(request, cold=cold, on_start=progress.rung_started,
+                           on_done=rung_done)
+        except SetupError as exc:
+            raise click.UsageError(str(exc)) from None
+        except KeyboardInterrupt:
+            raise GradingInterrupted(", ".join(progress.running) or "start-up") from None
     if "isolation_warning" in result.meta:
         click.echo(f"kata: warning: {result.meta['isolation_warning']}", err=True)
-    if impl == "exercises":
+    if impl == "exercises" and task is None:
         record_progress(result)
+    if streaming:
+        summary = render_summary(result)
+        if summary:
+            click.echo("\n" + summary)
+        return result.exit_code
     report = RENDERERS[output_format](result, verbose)
     if output_format == "github":
         write_github_files(result)
@@ -138,6 +175,50 @@ def check(rungs: tuple[str, ...], check_all: bool, impl: str, device: str, outpu
     else:
         click.echo(render_text(result, verbose))
     return result.exit_code
+
+
+@cli.command()
+@click.argument("rung", required=False)
+def watch(rung: str | None) -> int:
+    """Check a rung again every time you save its file (the current rung by default).
+
+    Keys: h the next hint, n the next rung, s the reference (after a pass), q quit.
+
+    \b
+    Example:
+        kata watch 08-attention
+    """
+    from grader.watch import watch as watch_rung
+
+    chosen = _rung_or_current(rung)
+
+    def hint_text(result: RungResult | None, at: Rung) -> str:
+        level = next_hint_level(at.id, len(at.hints))
+        return "\n".join(f"Hint {n} of {len(at.hints)}: {text}"
+                         for n, text in enumerate(at.hints[:level], start=1))
+
+    def solution_text(at: Rung) -> str:
+        return at.reference_path.read_text(encoding="utf-8")
+
+    return watch_rung(chosen, render=lambda result: render_rung(result, False),
+                      record=record_progress, hint=hint_text, solution=solution_text)
+
+
+def _rung_or_current(name: str | None) -> Rung:
+    """The named rung, or the first available one not passed yet."""
+    if name is not None:
+        try:
+            chosen = resolve(name)
+        except UnknownRung as exc:
+            raise click.UsageError(str(exc)) from None
+        if not chosen.available:
+            raise click.UsageError(f"{chosen.id}: planned, not available yet")
+        return chosen
+    progress = load_progress()
+    for candidate in load_catalog():
+        if candidate.available and progress.get(candidate.id) != "pass":
+            return candidate
+    raise click.UsageError("every rung passes; name one to watch (kata watch 08-attention)")
 
 
 @cli.command()

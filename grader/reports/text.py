@@ -93,12 +93,18 @@ def _stub(rung: RungResult) -> str:
     return f"exercises/{catalog_rung.id}/{catalog_rung.module}"
 
 
+def render_summary(result: Result) -> str:
+    """The line under several rungs' reports; empty for one rung."""
+    if len(result.rungs) <= 1:
+        return ""
+    counts = {s: sum(r.status == s for r in result.rungs) for s in VERDICTS}
+    summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
+    points = sum(r.points for r in result.rungs)
+    total = sum(r.max_points for r in result.rungs)
+    return f"{len(result.rungs)} rungs: {summary} · {points:g}/{total:g} points"
+
+
 def render_text(result: Result, verbose: bool = False) -> str:
     blocks = [render_rung(rung, verbose) for rung in result.rungs]
-    if len(result.rungs) > 1:
-        counts = {s: sum(r.status == s for r in result.rungs) for s in VERDICTS}
-        summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
-        points = sum(r.points for r in result.rungs)
-        total = sum(r.max_points for r in result.rungs)
-        blocks.append(f"{len(result.rungs)} rungs: {summary} · {points:g}/{total:g} points")
-    return "\n\n".join(blocks)
+    summary = render_summary(result)
+    return "\n\n".join(blocks + ([summary] if summary else []))
