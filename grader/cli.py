@@ -280,8 +280,9 @@ def reset(rung: str, yes: bool) -> int:
         raise click.UsageError(str(exc)) from None
     click.echo(f"{label} is the stub again.")
     if kept is not None:
-        here = Path.cwd().resolve()
-        click.echo(f"Your version is in {kept.relative_to(here) if kept.is_relative_to(here) else kept}.")
+        here = Path.cwd()
+        shown = kept.relative_to(here) if kept.is_relative_to(here) else kept
+        click.echo(f"Your version is in {shown}.")
     return 0
 
 
