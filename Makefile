@@ -1,6 +1,7 @@
 # `make test` is the whole suite: lint, types, and the project's tests (stubs todo, references
 # pass, mutants fail in their category, alternatives pass, CLI, worker fault handling), in as many
-# parallel workers as there are cores. The hf extra is installed too: rung 09-hf needs it.
+# parallel workers as there are cores. `make test` and `make lint` add the dev extra (ruff, mypy,
+# pytest-xdist, jsonschema, xmlschema) to what ./kata installs (the grader and the hf extra).
 VENV := .venv
 PY := $(VENV)/bin/python
 
@@ -20,7 +21,7 @@ bench: bootstrap
 	$(PY) -m pytest benchmarks --benchmark-only -p no:randomly
 
 bootstrap:
-	@./scripts/bootstrap hf
+	@./scripts/bootstrap dev
 
 clean:
 	rm -rf $(VENV) .kata .pytest_cache .hypothesis

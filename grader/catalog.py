@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import difflib
 import tomllib
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from grader.rules import BASE_ALLOW, BASE_DENY, BASE_IMPORTS, SourcePolicy
@@ -31,7 +33,8 @@ class Rung:
     timeout: int
     status: str
     tasks: tuple[str, ...]
-    hints: tuple[str, ...]
+    # per task, its hints in the order `kata hint` reveals them (planned rungs may lack some)
+    hints: Mapping[str, tuple[str, ...]] = field(hash=False)
     extra: str | None = None  # the pyproject extra the rung needs, e.g. "hf"
     requires: tuple[str, ...] = ()  # modules that extra provides; missing ones skip the rung
     source: SourcePolicy | None = None  # what the learner's module may import and reach
@@ -69,6 +72,12 @@ class Rung:
         return SPECS_DIR / f"test_{self.id.replace('-', '_')}.py"
 
 
+def hint_for(rung: Rung, task: str, level: int = 1) -> str | None:
+    """The `level`-th hint (from 1) of one of the rung's tasks; None past its last hint."""
+    hints = rung.hints.get(task, ())
+    return hints[level - 1] if 1 <= level <= len(hints) else None
+
+
 class UnknownRung(LookupError):
     """A rung id that names no rung; the message says what was meant, when that is clear."""
 
@@ -85,7 +94,8 @@ def load_catalog(path: Path = CATALOG_PATH) -> tuple[Rung, ...]:
             timeout=int(entry["timeout"]),
             status=entry["status"],
             tasks=tuple(entry["tasks"]),
-            hints=tuple(entry["hints"]),
+            hints=MappingProxyType({task: tuple(texts)
+                                    for task, texts in entry.get("hints", {}).items()}),
             extra=entry.get("extra"),
             requires=tuple(entry.get("requires", ())),
             source=_source_policy(entry["id"], entry.get("source", {})),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
 import textwrap
 from pathlib import Path
@@ -9,16 +10,26 @@ from typing import Any
 
 import click
 
-from grader.catalog import Rung, UnknownRung, load_catalog, resolve
+from grader.catalog import Rung, UnknownRung, hint_for, load_catalog, resolve
 from grader.checking import Request, default_jobs, grade
+from grader.doctor import doctor_lines
 from grader.export import ExportError, export_course
-from grader.progress import load_progress, next_hint_level, record_progress
+from grader.overview import all_done_lines, list_lines, next_lines, overview, stub_label
+from grader.pristine import ResetError, is_pristine, reset_exercise
+from grader.progress import (
+    current_rung,
+    load_progress,
+    next_hint_level,
+    record_progress,
+    task_to_hint,
+)
 from grader.reports import RENDERERS, render_text
 from grader.reports.github import write_github_files
 from grader.reports.live import ProgressLine
 from grader.reports.text import render_rung, render_summary
 from grader.results import RungResult
 from grader.runner import GradingInterrupted, SetupError
+from grader.solution import SolutionRefused, check_solution_allowed, solution_lines
 
 USAGE_ERROR = 2
 INTERRUPTED = 130  # 128 + SIGINT, as shells report a command stopped by Ctrl-C
@@ -48,24 +59,57 @@ class KataGroup(click.Group):
 
 
 @click.group(cls=KataGroup, context_settings={"help_option_names": ["-h", "--help"]},
-             no_args_is_help=True)
+             invoke_without_command=True)
 @click.version_option(package_name="torchkata", prog_name="kata")
-def cli() -> None:
-    """torchkata: PyTorch katas, graded by hidden specs that explain what went wrong."""
+@click.pass_context
+def cli(ctx: click.Context) -> int | None:
+    """torchkata: PyTorch katas, graded by hidden specs that explain what went wrong.
+
+    `kata` alone checks the rung you are on (`kata next` says which).
+    """
+    if ctx.invoked_subcommand is None:
+        return int(ctx.invoke(check))
+    return None
+
+
+def _known_rung(name: str) -> Rung:
+    """The rung `name` names; a usage error (one line, exit 2) for one that is unknown."""
+    try:
+        return resolve(name)
+    except UnknownRung as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+def _available_rung(name: str) -> Rung:
+    rung = _known_rung(name)
+    if not rung.available:
+        raise click.UsageError(f"{rung.id}: planned, not available yet")
+    return rung
 
 
 @cli.command("list")
 def list_rungs() -> int:
-    """Show every rung, its status and your progress.
+    """Show every rung with your best and last verdict, tasks, points and a progress bar.
 
     \b
     Example:
         kata list
     """
-    progress = load_progress()
-    for rung in load_catalog():
-        state = progress.get(rung.id, "") if rung.available else "planned"
-        click.echo(f"{rung.id:<22} {state:<8} {rung.title}")
+    for line in list_lines(overview()):
+        click.echo(line)
+    return 0
+
+
+@cli.command("next")
+def next_rung() -> int:
+    """Say which rung to work on, its file and the command that checks it.
+
+    \b
+    Example:
+        kata next
+    """
+    for line in next_lines(overview()):
+        click.echo(line)
     return 0
 
 
@@ -100,10 +144,12 @@ def list_rungs() -> int:
 def check(rungs: tuple[str, ...], check_all: bool, impl: str, device: str, output_format: str,
           output_path: Path | None, require_gpu: bool, timeout: float | None, task: str | None,
           cold: bool, verbose: bool) -> int:
-    """Grade rungs: exit 0 when all pass, 1 on failures or todo, 2 on bad usage.
+    """Grade rungs (the current one when none is named): exit 0 when all pass, 1 on failures
+    or todo, 2 on bad usage.
 
     \b
     Examples:
+        kata check
         kata check 08-attention
         kata check 08 --impl my_attention.py -v
         kata check --all --impl reference --format json
@@ -116,8 +162,12 @@ def check(rungs: tuple[str, ...], check_all: bool, impl: str, device: str, outpu
     if check_all:
         chosen = [rung for rung in load_catalog() if rung.available]
     if not chosen:
-        raise click.UsageError("name a rung (kata check 08-attention) or use --all; "
-                               "`kata list` shows them")
+        current = current_rung()
+        if current is None:
+            for line in all_done_lines(overview()):
+                click.echo(line, err=output_format != "text")
+            return 0
+        chosen = [current]
     planned = [rung.id for rung in chosen if not rung.available]
     if planned:
         raise click.UsageError(f"{', '.join(planned)}: planned, not available yet")
@@ -190,56 +240,145 @@ def watch(rung: str | None) -> int:
     """
     from grader.watch import watch as watch_rung
 
-    chosen = _rung_or_current(rung)
+    if rung is not None:
+        chosen = _available_rung(rung)
+    else:
+        current = current_rung()
+        if current is None:
+            raise click.UsageError("every rung passes; name one to watch "
+                                   "(kata watch 08-attention)")
+        chosen = current
 
     def hint_text(result: RungResult | None, at: Rung) -> str:
-        level = next_hint_level(at.id, len(at.hints))
-        return "\n".join(f"Hint {n} of {len(at.hints)}: {text}"
-                         for n, text in enumerate(at.hints[:level], start=1))
+        return "\n".join(_hint_lines(at, None))
 
     def solution_text(at: Rung) -> str:
-        return at.reference_path.read_text(encoding="utf-8")
+        try:
+            check_solution_allowed(at, load_progress(), force=False)
+        except SolutionRefused as exc:
+            return str(exc)
+        return "\n".join(solution_lines(at, shutil.get_terminal_size().columns))
 
     return watch_rung(chosen, render=lambda result: render_rung(result, False),
                       record=record_progress, hint=hint_text, solution=solution_text)
 
 
-def _rung_or_current(name: str | None) -> Rung:
-    """The named rung, or the first available one not passed yet."""
-    if name is not None:
-        try:
-            chosen = resolve(name)
-        except UnknownRung as exc:
-            raise click.UsageError(str(exc)) from None
-        if not chosen.available:
-            raise click.UsageError(f"{chosen.id}: planned, not available yet")
-        return chosen
-    progress = load_progress()
-    for candidate in load_catalog():
-        if candidate.available and progress.get(candidate.id) != "pass":
-            return candidate
-    raise click.UsageError("every rung passes; name one to watch (kata watch 08-attention)")
+@cli.command()
+@click.argument("rung")
+@click.argument("task", required=False)
+def hint(rung: str, task: str | None) -> int:
+    """Show the next hint for a task; each call reveals one more. Without TASK: the first task
+    that failed or is todo in your last check.
+
+    \b
+    Examples:
+        kata hint 08-attention
+        kata hint 08 causal_mask
+    """
+    for line in _hint_lines(_known_rung(rung), task):
+        click.echo(line)
+    return 0
+
+
+def _hint_lines(chosen: Rung, task: str | None) -> list[str]:
+    """The hints of `task` (or of the first task not passing) shown so far, one more than last
+    time; counting it as shown."""
+    if task is None:
+        task = task_to_hint(chosen)
+    else:
+        named = {name.lower(): name for name in chosen.tasks}
+        if task.lower() not in named:
+            raise click.UsageError(f"{chosen.id} has no task {task!r}; its tasks: "
+                                   f"{', '.join(chosen.tasks)}")
+        task = named[task.lower()]
+    count = len(chosen.hints.get(task, ()))
+    if count == 0:
+        return [f"{chosen.id} {task}: no hints yet"]
+    level = next_hint_level(chosen.id, task, count)
+    lines = []
+    for number in range(1, level + 1):
+        lines.append(f"Hint {number} of {count} for {chosen.id} {task}:")
+        lines.append(textwrap.indent(textwrap.fill(hint_for(chosen, task, number) or "", 96),
+                                     "  "))
+    if level < count:
+        lines.append(f"(`kata hint {chosen.id} {task}` again for the next one)")
+    else:
+        lines.append(f"(no more hints for {task}; `kata solution {chosen.id}` shows the "
+                     "reference once the rung passes)")
+    return lines
 
 
 @cli.command()
 @click.argument("rung")
-def hint(rung: str) -> int:
-    """Show the next hint for a rung; each call reveals one more (three in all).
+@click.option("--force", is_flag=True, help="Show it before the rung passes.")
+def solution(rung: str, force: bool) -> int:
+    """Show the reference solution beside your file, once the rung passes (or with --force).
+
+    Side by side when the terminal is at least 160 columns wide, else the reference and then a
+    diff of your file against it.
+
+    \b
+    Examples:
+        kata solution 08-attention
+        kata solution 08 --force
+    """
+    chosen = _available_rung(rung)
+    try:
+        check_solution_allowed(chosen, load_progress(), force)
+    except SolutionRefused as exc:
+        raise click.UsageError(str(exc)) from None
+    for line in solution_lines(chosen, shutil.get_terminal_size().columns):
+        click.echo(line)
+    return 0
+
+
+@cli.command()
+@click.argument("rung")
+@click.option("--yes", "-y", is_flag=True, help="Don't ask for confirmation.")
+def reset(rung: str, yes: bool) -> int:
+    """Put a rung's stub back; your file is kept in .kata/backups/.
 
     \b
     Example:
-        kata hint 08-attention
+        kata reset 08-attention
     """
+    chosen = _available_rung(rung)
+    label = stub_label(chosen)
+    if is_pristine(chosen):
+        click.echo(f"{label} is the stub already; nothing to reset.")
+        return 0
+    if not yes:
+        if not sys.stdin.isatty():
+            raise click.UsageError(f"reset would replace {label} with the stub; no terminal "
+                                   f"to ask, so run `kata reset {chosen.id} --yes`")
+        if not click.confirm(f"Replace {label} with the stub (your file is kept)?"):
+            click.echo("Nothing changed.")
+            return 0
     try:
-        chosen = resolve(rung)
-    except UnknownRung as exc:
+        kept = reset_exercise(chosen)
+    except ResetError as exc:
         raise click.UsageError(str(exc)) from None
-    level = next_hint_level(chosen.id, len(chosen.hints))
-    for number, text in enumerate(chosen.hints[:level], start=1):
-        click.echo(f"Hint {number} of {len(chosen.hints)} for {chosen.id}:")
-        click.echo(textwrap.indent(textwrap.fill(text, 96), "  "))
-    if level < len(chosen.hints):
-        click.echo(f"(`kata hint {chosen.id}` again for the next one)")
+    click.echo(f"{label} is the stub again.")
+    if kept is not None:
+        here = Path.cwd()
+        shown = kept.relative_to(here) if kept.is_relative_to(here) else kept
+        click.echo(f"Your version is in {shown}.")
+    return 0
+
+
+@cli.command()
+def doctor() -> int:
+    """Show what the grader runs with: Python, torch, CUDA, threads, extras, tools, user.
+
+    \b
+    Example:
+        kata doctor
+    """
+    from grader import server
+
+    for line in doctor_lines():
+        click.echo(line)
+    click.echo(server.describe_state())
     return 0
 
 

@@ -126,6 +126,22 @@ def state() -> dict[str, Any]:
             "current": reply.get("identity") == identity()}
 
 
+def describe_state() -> str:
+    """One line for `kata doctor`."""
+    from grader.checking import server_wanted
+
+    used = ("used" if server_wanted(cold=False)
+            else "not used here (no terminal, CI or KATA_SERVER=0)")
+    found = state()
+    if not found["running"]:
+        return f"Check server: not running ({used}; starts on the first kata check)"
+    age = time.time() - float(found.get("since", time.time()))
+    current = "current" if found.get("current") else "stale: the next check replaces it"
+    return (f"Check server: pid {found.get('pid')}, up {age / 60:.0f} min, {current}, warm worker "
+            f"{'ready' if found.get('warm') else 'not running'}; {used}; "
+            f"log {log_path()}")
+
+
 def stop() -> bool:
     """Ask this checkout's server to exit; True when one was running."""
     sock = _connect(socket_path())

@@ -4,6 +4,7 @@ import pytest
 
 from grader.catalog import REPO_ROOT, SPECS_DIR, UnknownRung, load_catalog, resolve
 from grader.plugin import CATEGORIES
+from grader.pristine import STUBS_DIR, pristine_stub
 
 from .helpers import AVAILABLE, MUTANTS_DIR, grade
 
@@ -19,12 +20,28 @@ def test_all_22_rungs_in_ladder_order():
     assert [rung.id for rung in load_catalog()] == RUNG_IDS
 
 
-def test_every_rung_has_three_hints_points_and_a_known_status():
+def test_every_rung_has_points_tasks_and_a_known_status():
     for rung in load_catalog():
-        assert len(rung.hints) == 3, rung.id
         assert rung.points > 0 and rung.timeout > 0, rung.id
         assert rung.status in ("available", "planned"), rung.id
         assert rung.tasks, rung.id
+
+
+def test_every_task_of_an_available_rung_has_one_to_three_hints_and_none_is_unknown():
+    for rung in load_catalog():
+        assert set(rung.hints) <= set(rung.tasks), rung.id
+        for task, hints in rung.hints.items():
+            assert 1 <= len(hints) <= 3 and all(h.strip() for h in hints), (rung.id, task)
+    for rung in AVAILABLE:
+        assert set(rung.hints) == set(rung.tasks), rung.id
+
+
+def test_the_pristine_stubs_are_the_exercises_as_shipped():
+    """grader/stubs/ is what `kata reset` restores; scripts/freeze-stubs rewrites it."""
+    assert {path.name for path in STUBS_DIR.iterdir()} == {f"{r.id}.py.z" for r in AVAILABLE}
+    for rung in AVAILABLE:
+        assert pristine_stub(rung) == rung.exercise_path.read_bytes(), (
+            f"{rung.id}: the stub changed; run scripts/freeze-stubs")
 
 
 def test_available_rungs_ship_stub_readme_reference_spec_and_mutants():

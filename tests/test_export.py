@@ -84,6 +84,21 @@ def test_the_learners_copy_has_its_workflow_devcontainer_and_hidden_counts(cours
         assert not (learners / script).exists()
 
 
+def test_the_learners_copy_refuses_solutions_but_resets_stubs(course):
+    learners = course / "learners"
+    refused = copy_kata(learners, "solution", "08", "--force")
+    assert refused.returncode == 2, refused.stderr
+    assert "ships without readable reference solutions" in refused.stderr
+    stub = learners / "exercises" / "08-attention" / "attention.py"
+    shipped = stub.read_bytes()
+    stub.write_text("# an attempt\n")
+    reset = copy_kata(learners, "reset", "08", "--yes")
+    assert reset.returncode == 0, reset.stderr
+    assert stub.read_bytes() == shipped
+    (kept,) = (learners / ".kata" / "backups" / "08-attention").glob("attention-*.py")
+    assert kept.read_text() == "# an attempt\n"
+
+
 def test_every_rung_grades_todo_as_shipped(course):
     run = copy_kata(course / "learners", "check", "--all", "--format", "json")
     assert run.returncode == 1, run.stderr

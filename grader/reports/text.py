@@ -6,7 +6,7 @@ import textwrap
 
 import click
 
-from grader.catalog import resolve
+from grader.catalog import hint_for, resolve
 from grader.results import Result, RungResult
 
 MARKS = {"pass": ("✓", "green"), "fail": ("✗", "red"), "error": ("!", "red"),
@@ -82,9 +82,10 @@ def render_rung(rung: RungResult, verbose: bool) -> str:
     if rung.status == "todo" and rung.tasks_todo:
         lines.append(f"  Still todo: {', '.join(rung.tasks_todo)}. Open {_stub(rung)} and "
                      "replace each `raise NotImplementedError` with your code.")
-    if rung.status == "fail":
-        hint = resolve(rung.id).hints[0]
-        lines.append(_indent(textwrap.fill("Hint: " + hint, 96), "  "))
+    failing = [t for t in rung.tasks if rung.task_status(t) == "fail"]
+    hint = hint_for(resolve(rung.id), failing[0]) if rung.status == "fail" and failing else None
+    if hint:  # the first hint of the first failing task; `kata hint` has the rest
+        lines.append(_indent(textwrap.fill(f"Hint for {failing[0]}: " + hint, 96), "  "))
     return "\n".join(lines)
 
 
