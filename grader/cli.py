@@ -14,6 +14,7 @@ from grader.export import ExportError, export_course
 from grader.progress import load_progress, next_hint_level, record_progress
 from grader.reports import RENDERERS, render_text
 from grader.reports.github import write_github_files
+from grader.reports.text import colour_wanted
 from grader.runner import GradingInterrupted, SetupError, check_rungs
 
 USAGE_ERROR = 2
@@ -86,9 +87,11 @@ def list_rungs() -> int:
 @click.option("--timeout", type=click.FloatRange(min=1), default=None,
               help="Seconds before a rung's run is stopped (default: the rung's own).")
 @click.option("-v", "--verbose", is_flag=True, help="List every check, not just the first failure.")
+@click.option("--color/--no-color", "color", default=None,
+              help="Colour the text report (default: on a terminal, unless NO_COLOR is set).")
 def check(rungs: tuple[str, ...], check_all: bool, impl: str, device: str, output_format: str,
           output_path: Path | None, require_gpu: bool, timeout: float | None,
-          verbose: bool) -> int:
+          verbose: bool, color: bool | None) -> int:
     """Grade rungs: exit 0 when all pass, 1 on failures or todo, 2 on bad usage.
 
     \b
@@ -133,10 +136,12 @@ def check(rungs: tuple[str, ...], check_all: bool, impl: str, device: str, outpu
         write_github_files(result)
     if output_path is not None:
         output_path.write_text(report + "\n", encoding="utf-8")
-    if output_path is None or output_format == "github":
+    if output_format == "github" or (output_path is None and output_format != "text"):
         click.echo(report)  # github's stdout wraps learner text in ::stop-commands::
     else:
-        click.echo(render_text(result, verbose))
+        colour = colour_wanted(color)
+        click.echo(render_text(result, verbose, colour=colour,
+                               what_next=output_format == "text"), color=colour)
     return result.exit_code
 
 
