@@ -145,3 +145,10 @@ def markdown_table(rungs: tuple[Rung, ...] | None = None) -> str:
         status = "available" if rung.available else "planned"
         rows.append(f"| `{rung.id}` | {rung.title} | {rung.points:g} | {status} |")
     return "\n".join(rows)
+
+
+def rung_after(rung_id: str) -> Rung | None:
+    """The next available rung after `rung_id` in the catalog's order; None after the last."""
+    rungs = load_catalog()
+    start = [r.id for r in rungs].index(rung_id) + 1
+    return next((r for r in rungs[start:] if r.available), None)

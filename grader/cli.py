@@ -26,7 +26,7 @@ from grader.progress import (
 from grader.reports import RENDERERS, render_text
 from grader.reports.github import write_github_files
 from grader.reports.live import ProgressLine
-from grader.reports.text import render_rung, render_summary
+from grader.reports.text import colour_wanted, render_rung, render_summary
 from grader.results import RungResult
 from grader.runner import GradingInterrupted, SetupError
 from grader.solution import SolutionRefused, check_solution_allowed, solution_lines
@@ -141,9 +141,11 @@ def next_rung() -> int:
 @click.option("-v", "--verbose", is_flag=True,
               help="List every check and what your code printed in each, not just the first "
                    "failure.")
+@click.option("--color/--no-color", "color", default=None,
+              help="Colour the text report (default: on a terminal, unless NO_COLOR is set).")
 def check(rungs: tuple[str, ...], check_all: bool, impl: str, device: str, output_format: str,
           output_path: Path | None, require_gpu: bool, timeout: float | None, task: str | None,
-          cold: bool, verbose: bool) -> int:
+          cold: bool, verbose: bool, color: bool | None) -> int:
     """Grade rungs (the current one when none is named): exit 0 when all pass, 1 on failures
     or todo, 2 on bad usage.
 
@@ -185,6 +187,7 @@ def check(rungs: tuple[str, ...], check_all: bool, impl: str, device: str, outpu
             raise click.UsageError(f"--task {task}: {chosen[0].id} has no such task (its tasks: "
                                    f"{', '.join(chosen[0].tasks)})")
     streaming = output_format == "text" and output_path is None
+    colour = colour_wanted(color)
     request = Request(rungs=tuple(chosen), impl=impl, device=device, timeout=timeout,
                       require_gpu=require_gpu, task=task, jobs=default_jobs(len(chosen)))
     printed = 0
@@ -196,7 +199,8 @@ def check(rungs: tuple[str, ...], check_all: bool, impl: str, device: str, outpu
             progress.rung_done(rung.id)
             if streaming:
                 progress.clear()
-                click.echo(("\n" if printed else "") + render_rung(rung, verbose))
+                click.echo(("\n" if printed else "")
+                           + render_rung(rung, verbose, colour=colour), color=colour)
                 printed += 1
 
         try:
@@ -211,19 +215,21 @@ def check(rungs: tuple[str, ...], check_all: bool, impl: str, device: str, outpu
     if impl == "exercises" and task is None:
         record_progress(result)
     if streaming:
-        summary = render_summary(result)
+        summary = render_summary(result, colour=colour, what_next=True)
         if summary:
-            click.echo("\n" + summary)
+            click.echo("\n" + summary, color=colour)
         return result.exit_code
     report = RENDERERS[output_format](result, verbose)
     if output_format == "github":
         write_github_files(result)
     if output_path is not None:
         output_path.write_text(report + "\n", encoding="utf-8")
-    if output_path is None or output_format == "github":
+    if output_format == "github" or (output_path is None and output_format != "text"):
         click.echo(report)  # github's stdout wraps learner text in ::stop-commands::
     else:
-        click.echo(render_text(result, verbose))
+        colour = colour_wanted(color)
+        click.echo(render_text(result, verbose, colour=colour,
+                               what_next=output_format == "text"), color=colour)
     return result.exit_code
 
 
@@ -259,7 +265,8 @@ def watch(rung: str | None) -> int:
             return str(exc)
         return "\n".join(solution_lines(at, shutil.get_terminal_size().columns))
 
-    return watch_rung(chosen, render=lambda result: render_rung(result, False),
+    colour = colour_wanted(None)
+    return watch_rung(chosen, render=lambda result: render_rung(result, False, colour=colour),
                       record=record_progress, hint=hint_text, solution=solution_text)
 
 

@@ -462,3 +462,59 @@ def test_a_message_cannot_close_the_summarys_code_fence():
     summary = step_summary(Result([a_rung("08", {"causal_mask": a_test("causal_mask", "fail",
                                                                        nasty)})]))
     assert "`````text\n" + nasty + "\n`````" in summary
+
+
+# --- what the learner's code printed ----------------------------------------------------------
+
+PRINTED = "\n".join(f"epoch {i}: loss {1 / (i + 1):.3f}" for i in range(55))
+HIDDEN_PRINT = "hidden input: tensor([0.25, 0.5])"
+
+
+def printing_result() -> Result:
+    """A visible failure and a hidden failure whose checks printed, and a passing one that did."""
+    rung = a_rung("07-modules", {
+        "Linear": a_test("Linear", "fail", "wrong values"),
+        "Embedding": a_test("Embedding", "fail", SECRET, visibility="hidden",
+                            name="test_embedding_hidden"),
+    })
+    for test in rung.tests:
+        test.output = {"Linear": PRINTED, "Embedding": HIDDEN_PRINT}.get(test.task, "")
+    rung.tests[2].output = "layer norm ok"
+    return Result([rung], meta={"kata_version": "0.1.0", "impl": "exercises", "device": "cpu"})
+
+
+def test_json_carries_what_each_check_printed_and_the_schema_accepts_it():
+    schema = json.loads((PACKAGE_DIR / "schema" / "result.schema.json").read_text("utf-8"))
+    report = json.loads(RENDERERS["json"](printing_result(), False))
+    jsonschema.validate(report, schema)
+    outputs = [t["output"] for t in report["rungs"][0]["tests"]]
+    assert PRINTED in outputs and HIDDEN_PRINT in outputs
+    test_schema = schema["properties"]["rungs"]["items"]["properties"]["tests"]["items"]
+    assert test_schema["properties"]["output"]["type"] == "string"
+    assert "output" not in test_schema["required"]
+    del report["rungs"][0]["tests"][0]["output"]  # a result written before the field existed
+    jsonschema.validate(report, schema)
+
+
+def test_platform_entries_show_a_failures_printed_lines_capped_and_never_a_hidden_checks():
+    result = printing_result()
+    gradescope = {t["name"]: t for t in gradescope_results(result)["tests"]}
+    prairie = {t["name"]: t for t in prairielearn_results(result)["tests"]}
+    for entries in (gradescope, prairie):
+        linear = entries["07-modules · Linear"]["output"]
+        assert linear.startswith("wrong values\n\nYour code printed:\n│ epoch 0: loss 1.000\n")
+        assert linear.count("\n│ ") == 40 and linear.endswith("… 15 more lines of your output "
+                                                               "left out")
+        assert HIDDEN_PRINT not in json.dumps(list(entries.values()))
+        assert "layer norm ok" not in json.dumps(list(entries.values()))  # it passed
+    assert HIDDEN_PRINT not in prairielearn_results(result)["output"]
+
+
+def test_junit_puts_what_a_check_printed_in_its_system_out():
+    text = render_junit(printing_result())
+    xmlschema.XMLSchema(SCHEMAS / "junit.xsd").validate(text)
+    cases = {c.get("name"): c for c in ET.fromstring(text).iter("testcase")}
+    linear = cases["test_linear_values"].find("system-out").text
+    assert linear.startswith("Your code printed:\n│ epoch 0") and linear.count("\n│ ") == 40
+    assert HIDDEN_PRINT in cases["test_embedding_hidden"].find("system-out").text  # instructors
+    assert cases["test_gelu_values"].find("system-out") is None

@@ -17,6 +17,7 @@ from grader.harness import (
     measure_speed_ratio,
     record_ops,
 )
+from grader.harness.compare import distinct_digits
 from grader.strategies import randn
 
 
@@ -72,6 +73,28 @@ def test_the_message_names_the_worst_element_and_the_mistake():
     assert message.startswith("weights: ")
     assert "worst at index (" in message and "max abs error" in message
     assert message.endswith("Likely mistake: softmax over the first axis.")
+
+
+def test_values_that_differ_print_with_the_digits_that_tell_them_apart():
+    assert distinct_digits(1.0000001, 1.0000003, torch.float32) == ("1.0000001", "1.0000003")
+    assert distinct_digits(0.60508412, 0.07447531, torch.float32) == ("0.605084", "0.0744753")
+    assert distinct_digits(1 + 1e-12, 1 + 3e-12, torch.float64) == ("1.000000000001",
+                                                                    "1.000000000003")
+
+
+def test_float32_values_stop_at_the_digits_float32_holds():
+    got, expected = distinct_digits(1.0 + 1e-10, 1.0, torch.float32)
+    assert got == expected == "1"
+
+
+def test_the_worst_element_shows_where_it_differs_from_the_expected_value():
+    """1.000001 against 1 to six digits would read `got 1, expected 1`."""
+    x = torch.tensor([1.0, 2.0], dtype=torch.float64)
+    off = x.clone()
+    off[0] = 1.000001
+    with pytest.raises(AssertionError) as failure:
+        assert_matches(off, torch.clone, x, what="copy")
+    assert "worst at index (0,): got 1.000001, expected 1 (error 1e-06" in str(failure.value)
 
 
 def test_nan_positions_are_reported():

@@ -29,6 +29,26 @@ DTYPE_TOLERANCE: dict[torch.dtype, tuple[float, float]] = {
     torch.float64: (1e-7, 1e-7),
 }
 
+# Significant digits a dtype holds: how far `distinct_digits` goes to tell two values apart.
+DTYPE_DIGITS: dict[torch.dtype, int] = {
+    torch.float16: 5,
+    torch.bfloat16: 4,
+    torch.float32: 8,
+    torch.float64: 17,
+}
+SHOWN_DIGITS = 6
+
+
+def distinct_digits(got: float, expected: float, dtype: torch.dtype) -> tuple[str, str]:
+    """Both values with 6 significant digits, or with more (as many as `dtype` holds) when 6
+    would print them the same: 1.0000001 against 1.0000003 is not 1 against 1."""
+    most = max(SHOWN_DIGITS, DTYPE_DIGITS.get(dtype, DTYPE_DIGITS[torch.float32]))
+    for digits in range(SHOWN_DIGITS, most + 1):
+        shown = f"{got:.{digits}g}", f"{expected:.{digits}g}"
+        if shown[0] != shown[1]:
+            break
+    return shown
+
 
 @dataclass(frozen=True)
 class Mistake:
@@ -171,12 +191,13 @@ def compare_tensors(
         count = int(bad.sum())
         score = torch.where(bad, error / allowed, torch.zeros_like(error))
         worst = _index(int(score.flatten().argmax()), got.shape)
+        shown_got, shown_expected = distinct_digits(got64[worst].item(), truth[worst].item(),
+                                                    expected.dtype)
         lines = [
             f"{what}: {count} of {got.numel()} elements ({100 * count / got.numel():.1f}%) "
             f"are off; shape {_shape(got)}, dtype {expected.dtype}",
-            f"  worst at index {worst}: got {got64[worst].item():.6g}, expected "
-            f"{truth[worst].item():.6g} (error {error[worst].item():.3g}, "
-            f"allowed {allowed[worst].item():.3g})",
+            f"  worst at index {worst}: got {shown_got}, expected {shown_expected} "
+            f"(error {error[worst].item():.3g}, allowed {allowed[worst].item():.3g})",
         ]
         finite = torch.isfinite(got64)
         if finite.any():

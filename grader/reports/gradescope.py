@@ -20,6 +20,7 @@ from typing import Any
 
 from grader.catalog import resolve
 from grader.reports.learner_view import HIDDEN_UNTIL_DUE, withhold_hidden_details
+from grader.reports.text import printed_block
 from grader.results import Result, RungResult, TaskScore
 
 
@@ -32,7 +33,9 @@ def task_output(rung: RungResult, score: TaskScore) -> str:
     if score.status == "todo":
         return f"still todo, so no points: {score.message}"
     if score.status in ("fail", "error"):
-        return score.message
+        problem = rung.first_problem(score.task)
+        printed = printed_block(problem.output) if problem else ""
+        return score.message + (f"\n\n{printed}" if printed else "")
     if score.status == "skipped":
         reasons = sorted({t.message for t in rung.tests if t.task == score.task and t.message})
         return "its checks were skipped here, and the task keeps its points: " + "; ".join(reasons)

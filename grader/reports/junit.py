@@ -7,6 +7,8 @@ ride in `<properties>` by the usual convention: `points` and `max_points` on the
 `category` and `visibility` on each case. A todo task is a `<skipped>` case (nothing to judge
 yet); a rung that stopped before any test reported (a crash, a timeout, a missing extra) becomes
 one case carrying the rung's message, so a dashboard never shows it as green and empty.
+What the learner's code printed during a check goes in the case's `<system-out>`, capped at the
+text report's 40 lines.
 
 This is the instructor's view: hidden checks keep their messages.
 """
@@ -16,6 +18,7 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 
+from grader.reports.text import printed_block
 from grader.results import Result, RungResult, TestResult
 
 # XML 1.0 forbids most control characters (an ANSI colour code in a learner's message would
@@ -56,6 +59,9 @@ def junit_case(rung: RungResult, test: TestResult) -> ET.Element:
     properties(case, {"task": test.task, "category": test.category,
                       "visibility": test.visibility})
     outcome(case, test.status, test.message, test.task)
+    printed = printed_block(test.output)
+    if printed:
+        ET.SubElement(case, "system-out").text = xml_text(printed)
     return case
 
 

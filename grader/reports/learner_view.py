@@ -15,15 +15,18 @@ HIDDEN_FROM_LEARNERS = "a hidden check failed; its details are not shown to lear
 
 
 def withhold_hidden_details(result: Result, note: str) -> Result:
-    """A copy of `result` in which every hidden test that did not pass says only `note`.
+    """A copy of `result` in which every hidden test that did not pass says only `note`, and no
+    hidden test shows what the learner's code printed (it could print the hidden inputs).
 
     Learner-facing formats (Gradescope's visible entries, PrairieLearn, GitHub) render this
     copy; JUnit and JSON, the instructor's views, render the original.
     """
     def withheld(test: TestResult) -> TestResult:
-        if test.visibility != "hidden" or test.status in ("pass", "skipped"):
+        if test.visibility != "hidden":
             return test
-        return replace(test, message=note)
+        if test.status in ("pass", "skipped"):
+            return replace(test, output="")
+        return replace(test, message=note, output="")
 
     rungs = [replace(rung, tests=[withheld(test) for test in rung.tests])
              for rung in result.rungs]

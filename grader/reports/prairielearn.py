@@ -24,7 +24,7 @@ from typing import Any
 import click
 
 from grader.reports.learner_view import HIDDEN_FROM_LEARNERS, cut, withhold_hidden_details
-from grader.reports.text import render_text
+from grader.reports.text import printed_block, render_text
 from grader.results import Result
 
 SIZE_LIMIT = 1_000_000  # bytes: PrairieLearn rejects a larger results.json
@@ -61,7 +61,9 @@ def task_tests(result: Result) -> list[dict[str, Any]]:
                 message, output = "the rung could not run", rung.message
             else:
                 message = TASK_MESSAGES.get(score.status, score.status)
-                output = score.message
+                problem = rung.first_problem(score.task)
+                printed = printed_block(problem.output) if problem else ""
+                output = score.message + (f"\n\n{printed}" if printed else "")
             tests.append({
                 "name": f"{rung.id} · {score.task}",
                 "description": f"{rung.title}: {score.task}",
