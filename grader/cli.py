@@ -420,3 +420,46 @@ def export(directory: Path, without_reference: bool) -> int:
                "or build a PrairieLearn image from it.")
     click.echo("  Step by step: docs/grading.md.")
     return 0
+
+
+@cli.command()
+@click.argument("rung")
+@click.option("--impl", default="exercises", show_default=True, metavar="exercises|reference|PATH",
+              help="What to compare with the reference: your exercises, the reference itself, "
+                   "or one .py file.")
+@click.option("--device", type=click.Choice(["cpu", "cuda", "auto"]), default="cpu",
+              show_default=True, help="cpu: one table; cuda (or auto with a GPU): a CUDA table "
+                                      "as well.")
+@click.option("--timeout", type=click.FloatRange(min=1), default=None,
+              help="Seconds before a run is stopped (default: the rung's own).")
+def compare(rung: str, impl: str, device: str, timeout: float | None) -> int:
+    """Compare your code with the reference: error and time per task (no points).
+
+    Exit 0 when the table was made, 1 when your file breaks the rung's rules (nothing runs),
+    2 on bad usage.
+
+    \b
+    Examples:
+        kata compare 08-attention
+        kata compare 01 --impl my_tensors.py --device auto
+    """
+    from grader.comparison import CompareRefused, compare_rung, render_tables
+
+    try:
+        chosen = resolve(rung)
+    except UnknownRung as exc:
+        raise click.UsageError(str(exc)) from None
+    if not chosen.available:
+        raise click.UsageError(f"{chosen.id}: planned, not available yet")
+    if impl not in ("exercises", "reference") and not Path(impl).is_file():
+        raise click.UsageError(f"--impl {impl}: no such file")
+    click.echo(f"Comparing {chosen.id} ({impl}) with the reference…", err=True)
+    try:
+        tables = compare_rung(chosen, impl=impl, device=device, timeout=timeout)
+    except SetupError as exc:
+        raise click.UsageError(str(exc)) from None
+    except CompareRefused as exc:
+        click.echo(str(exc))
+        return 1
+    click.echo(render_tables(tables, impl))
+    return 0

@@ -54,11 +54,11 @@ def checked(monkeypatch):
     """`kata check` without the worker: the rungs it was asked for, and a canned verdict."""
     asked: list[str] = []
 
-    def check_rungs(rungs, **options):
-        asked.extend(rung.id for rung in rungs)
-        return fake_result(rungs[0].id, {resolve(rungs[0].id).tasks[0]: "fail"})
+    def grade(request, **options):
+        asked.extend(rung.id for rung in request.rungs)
+        return fake_result(request.rungs[0].id, {resolve(request.rungs[0].id).tasks[0]: "fail"})
 
-    monkeypatch.setattr("grader.cli.check_rungs", check_rungs)
+    monkeypatch.setattr("grader.cli.grade", grade)
     return asked
 
 

@@ -150,3 +150,38 @@ def assert_speed_within(
     if ratio > band.fail_above:
         raise AssertionError(message)
     raise SpeedGrayZone(ratio, band, message)
+
+
+def median_seconds(
+    functions: Sequence[Callable[..., Any]],
+    make_inputs: Callable[[int], tuple[Any, ...]],
+    slots: int = 2,
+    rounds: int = 7,
+    block_seconds: float = 0.01,
+) -> list[float]:
+    """Median seconds per call of each function on the same inputs (for `kata compare`).
+
+    The same discipline as the speed checks: one thread, warm-up calls, calibrated blocks timed
+    with process time (CUDA events on a GPU), rounds whose order rotates, integrity checked once
+    before and once after rather than on every call."""
+    functions = [_unwrap(fn) for fn in functions]
+    inputs = [make_inputs(slot) for slot in range(slots)]
+    cuda = _on_cuda(inputs)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with sandbox.suspended():
+            for fn in functions:
+                for i in range(2):
+                    fn(*inputs[i % slots])
+            calls = [_calibrate(fn, inputs, cuda, block_seconds) for fn in functions]
+            times: list[list[float]] = [[] for _ in functions]
+            for turn in range(rounds):
+                order = list(range(len(functions)))
+                order = order[turn % len(order):] + order[:turn % len(order)]
+                for index in order:
+                    times[index].append(_block_seconds(functions[index], inputs, calls[index],
+                                                       cuda))
+            return [statistics.median(seconds) for seconds in times]
+    finally:
+        torch.set_num_threads(threads)
