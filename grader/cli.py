@@ -215,6 +215,10 @@ def check(rungs: tuple[str, ...], check_all: bool, impl: str, device: str, outpu
     if impl == "exercises" and task is None:
         record_progress(result)
     if streaming:
+        for rung in result.rungs[printed:]:  # a grader that did not stream them (tests)
+            click.echo(("\n" if printed else "") + render_rung(rung, verbose, colour=colour),
+                       color=colour)
+            printed += 1
         summary = render_summary(result, colour=colour, what_next=True)
         if summary:
             click.echo("\n" + summary, color=colour)

@@ -34,6 +34,7 @@ UID_BASE = 0x30000  # 196608: far above the ids distributions hand out
 UID_SPAN = 0x8000
 NOBODY = 65534
 
+PR_SET_DUMPABLE = 4
 _spawned: set[int] = set()  # pids this process started as workers
 _spawned_lock = threading.Lock()
 _subreaper = False
@@ -53,6 +54,19 @@ def become_subreaper() -> None:
         _subreaper = libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
     except OSError:
         _subreaper = False
+
+
+def refuse_ptrace() -> None:
+    """Make this process non-dumpable: a worker running as the same user (no root to drop
+    from) can then neither ptrace it nor read its memory through /proc, even where no Yama
+    policy stops a process from tracing its parents."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+        libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+    except OSError:
+        pass
 
 
 def register(pid: int) -> None:

@@ -425,6 +425,7 @@ def run_worker(
     """
     run = WorkerRun()
     isolation.become_subreaper()
+    isolation.refuse_ptrace()
     as_root = isolation.running_as_root()
     uids = isolation.worker_uids() if as_root else []
     own_uid = uids[0] if uids and uids[0] != isolation.NOBODY else None

@@ -128,6 +128,11 @@ def _fork_worker(request: dict[str, Any], fds: list[int]) -> int:
     code = 70
     try:
         os.setsid()
+        import ctypes
+        import ctypes.util
+
+        # a worker is dumpable, as a fresh Python would be (its /proc entries its own)
+        ctypes.CDLL(ctypes.util.find_library("c") or None).prctl(4, 1, 0, 0, 0)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         # out of the way of 0-4 first, whatever numbers they arrived with
         channel, nonce, output = (fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 16) for fd in fds)
@@ -172,6 +177,7 @@ def main() -> int:
 
     libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
     libc.prctl(1, 9, 0, 0, 0)  # PR_SET_PDEATHSIG: the runner gone, the zygote goes too
+    libc.prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE 0: no worker of this user may trace it
     sock = socket.socket(fileno=int(os.environ.pop("KATA_ZYGOTE_FD")))
     import importlib
 

@@ -2,6 +2,16 @@
 
 import pytest
 
+from grader import runner
+
+
+def pytest_configure(config):
+    """The project's tests grade through a warm worker, as `kata check --all` does (one zygote
+    per test process); `KATA_SERVER=0`-style cold runs are tested where they matter."""
+    if not hasattr(config, "workerinput") and config.getoption("numprocesses", None):
+        return  # the xdist controller grades nothing itself
+    runner.start_warm_worker()
+
 
 @pytest.fixture(autouse=True)
 def _private_progress(tmp_path, monkeypatch):

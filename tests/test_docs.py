@@ -23,4 +23,4 @@ def test_every_command_and_option_is_in_the_readme():
 
 def test_the_two_start_commands_are_the_first_code_block():
     first_block = README.split("```console", 1)[1].split("```", 1)[0]
-    assert "./kata check 08-attention" in first_block and "make test" in first_block
+    assert "./kata check 01-tensors" in first_block and "make test" in first_block

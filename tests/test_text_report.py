@@ -76,9 +76,10 @@ def test_code_like_lines_keep_their_layout_and_are_only_cut():
 def test_an_80_column_report_has_no_line_broken_twice():
     """The hint used to be filled at 96 columns; an 80-column terminal then broke each line."""
     text = render_text(failing("wrong"), width=80)
-    hint = text[text.index("  Hint: "):].splitlines()
+    hint = text[text.index("  Hint for causal_mask: "):].splitlines()
     words = " ".join(line.strip() for line in hint)
-    assert words == "Hint: " + " ".join(resolve("08").hints[0].split())
+    assert words == "Hint for causal_mask: " + " ".join(
+        resolve("08").hints["causal_mask"][0].split())
     assert all(len(line) > 50 for line in hint[:-1])  # full lines, not fragments
 
 
@@ -130,7 +131,7 @@ def test_a_coloured_report_is_the_plain_one_painted():
 
 
 def kata_with(monkeypatch, result: Result, *args: str, env: dict | None = None):
-    monkeypatch.setattr("grader.cli.check_rungs", lambda *a, **k: result)
+    monkeypatch.setattr("grader.cli.grade", lambda *a, **k: result)
     return CliRunner().invoke(cli, ["check", *args], env=env)
 
 
