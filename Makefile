@@ -5,7 +5,7 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: test test-slow lint bootstrap bench clean
+.PHONY: test test-slow lint bootstrap bench bench-loop clean
 
 test: bootstrap lint
 	$(PY) -m pytest -n auto
@@ -19,6 +19,13 @@ lint: bootstrap
 
 bench: bootstrap
 	$(PY) -m pytest benchmarks --benchmark-only -p no:randomly
+
+# the learner's loop (warm and cold checks, --all, watch) as ratios to a bare `import torch`
+bench-loop: bootstrap
+	@mkdir -p .kata
+	$(PY) -m pytest benchmarks/test_loop.py --benchmark-only -p no:randomly -p no:xdist -s \
+		--benchmark-json .kata/bench-loop.json
+	$(PY) -m benchmarks.report .kata/bench-loop.json
 
 bootstrap:
 	@./scripts/bootstrap dev
