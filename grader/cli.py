@@ -32,6 +32,7 @@ from grader.runner import GradingInterrupted, SetupError
 from grader.solution import SolutionRefused, check_solution_allowed, solution_lines
 
 USAGE_ERROR = 2
+WATCH_OUTPUT_LINES = 12  # a screen, not a scroll-back: the first failure and a little output
 INTERRUPTED = 130  # 128 + SIGINT, as shells report a command stopped by Ctrl-C
 
 
@@ -270,7 +271,8 @@ def watch(rung: str | None) -> int:
         return "\n".join(solution_lines(at, shutil.get_terminal_size().columns))
 
     colour = colour_wanted(None)
-    return watch_rung(chosen, render=lambda result: render_rung(result, False, colour=colour),
+    return watch_rung(chosen, render=lambda result: render_rung(
+        result, False, colour=colour, first_only=True, output_lines=WATCH_OUTPUT_LINES),
                       record=record_progress, hint=hint_text, solution=solution_text)
 
 

@@ -72,9 +72,10 @@ def _is_code(line: str) -> bool:
 class _Page:
     """Lines fitted to `width`, painted only when `colour`."""
 
-    def __init__(self, width: int, colour: bool) -> None:
+    def __init__(self, width: int, colour: bool, output_lines: int = OUTPUT_LINES) -> None:
         self.width = max(NARROWEST, width)
         self.colour = colour
+        self.output_lines = output_lines
         self.lines: list[str] = []
 
     def paint(self, text: str, role: str, **extra: Any) -> str:
@@ -116,7 +117,7 @@ class _Page:
         printed = printed_lines(test.output)
         if not printed:
             return
-        shown = printed if everything else printed[:OUTPUT_LINES]
+        shown = printed if everything else printed[:self.output_lines]
         self.prose("Your code printed:", indent)
         for line in shown:
             self.code(indent + LEARNER_PREFIX + line)
@@ -147,10 +148,11 @@ def printed_block(output: str, limit: int = OUTPUT_LINES) -> str:
     return "\n".join(lines)
 
 
-def _task_lines(page: _Page, rung: RungResult, verbose: bool) -> None:
+def _task_lines(page: _Page, rung: RungResult, verbose: bool, first_only: bool = False) -> None:
     if rung.status in ("error", "skipped") and not rung.tests:
         return
     shown: set[str] = set()
+    detailed = False
     for task in rung.tasks:
         status = rung.task_status(task)
         label = f"{MARKS.get(status, '?')} {task}"
@@ -162,6 +164,9 @@ def _task_lines(page: _Page, rung: RungResult, verbose: bool) -> None:
         elif status in ("fail", "error") and problem:
             page.prose(f"{label}  [{problem.category}] {problem.name}", "  ", "    ", label,
                        status)
+            if first_only and detailed:
+                continue
+            detailed = True
             if problem.message in shown:
                 page.prose("(the same failure as above)", "      ")
             else:
@@ -197,11 +202,11 @@ def _no_points_reason(rung: RungResult) -> str:
             "for the tasks that pass; fix the error above and check again.")
 
 
-def _rung(page: _Page, rung: RungResult, verbose: bool) -> None:
+def _rung(page: _Page, rung: RungResult, verbose: bool, first_only: bool = False) -> None:
     page.prose(f"{rung.id} · {rung.title}", "", "  ", rung.id, "rung")
     if rung.message:
         page.message(rung.message, "  ")
-    _task_lines(page, rung, verbose)
+    _task_lines(page, rung, verbose, first_only)
     if rung.status == "skipped":
         page.prose("SKIPPED  not graded, not failed", "  ", "  ", "SKIPPED", "skipped",
                    bold=True)
@@ -238,9 +243,12 @@ def _stub(rung: RungResult) -> str:
 
 
 def render_rung(rung: RungResult, verbose: bool = False, *, width: int | None = None,
-                colour: bool = False) -> str:
-    page = _Page(width or report_width(), colour)
-    _rung(page, rung, verbose)
+                colour: bool = False, first_only: bool = False,
+                output_lines: int = OUTPUT_LINES) -> str:
+    """One rung's report; `first_only` details only the first failing task (kata watch), with
+    at most `output_lines` of what the learner's code printed."""
+    page = _Page(width or report_width(), colour, output_lines)
+    _rung(page, rung, verbose, first_only)
     return page.text()
 
 
