@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from grader import runner, server
+from grader import isolation, runner, server
 from grader.catalog import REPO_ROOT, load_catalog, resolve
 from grader.cli import cli
 from grader.plugin import CHECK_CPU_SECONDS
@@ -305,6 +305,9 @@ def test_a_dead_zygote_means_a_cold_run_with_the_same_verdict_and_a_new_zygote(
     runner.start_warm_worker()
     assert runner.warm_worker_running() and runner._warm is not dead
     assert runner._warm.process.pid != dead.process.pid
+    # nothing of the dead one is kept: its folder, its socket, its pid spared as an orphan
+    assert not dead.cwd.parent.exists() and dead.sock.fileno() == -1
+    assert dead.process.pid not in isolation._spawned
     again, _ = check_rung(TENSORS, impl=mutant, task=NBYTES)
     assert verdict(again) == verdict(before), describe(again)
     assert [type(w) for w in started_workers] == [ForkedWorker, subprocess.Popen, ForkedWorker]
