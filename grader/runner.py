@@ -372,6 +372,8 @@ def start_warm_worker() -> None:
     with _warm_lock:
         if _warm is not None and _warm.alive:
             return
+        if _warm is not None:  # it died: its socket, its folder and its pid go with it
+            _discard(_warm)
         home = Path(tempfile.mkdtemp(prefix="kata-zygote-"))
         os.chmod(home, 0o711)
         (home / "path").mkdir(mode=0o755)
@@ -390,10 +392,16 @@ def stop_warm_worker() -> None:
     global _warm
     with _warm_lock:
         if _warm is not None:
-            _warm.close()
-            isolation.unregister(_warm.process.pid)
-            shutil.rmtree(_warm.cwd.parent, ignore_errors=True)
+            _discard(_warm)
         _warm = None
+
+
+def _discard(zygote: Zygote) -> None:
+    """End a zygote (if it still runs) and forget it: a pid left registered would be spared by
+    `isolation.kill_orphans` once the system hands it to another process."""
+    zygote.close()
+    isolation.unregister(zygote.process.pid)
+    shutil.rmtree(zygote.cwd.parent, ignore_errors=True)
 
 
 def warm_worker_running() -> bool:
