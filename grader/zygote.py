@@ -101,21 +101,43 @@ def _send(sock: socket.socket, message: dict[str, Any]) -> None:
         sock.setblocking(False)
 
 
-def _kill_orphans(workers: set[int]) -> None:
-    """Every child of the zygote that is not a worker it forked came from a worker: kill it."""
+def _kill_orphans(workers: set[int], rounds: int = 20) -> None:
+    """Every child of the zygote that is not a worker it forked came from a worker: kill it and
+    everything below it, and look again until none is left (what dies re-parents its own
+    children here, and a process may fork while it is being looked at)."""
     me = os.getpid()
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) in workers:
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == me:
+    for _ in range(rounds):
+        children: dict[int, list[int]] = {}
+        zombies: set[int] = set()
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
             try:
-                os.kill(int(entry.name), signal.SIGKILL)
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            children.setdefault(int(fields[1]), []).append(int(entry.name))
+            if fields[0] == "Z":
+                zombies.add(int(entry.name))
+        orphans = [pid for pid in children.get(me, []) if pid not in workers]
+        if not [pid for pid in orphans if pid not in zombies]:
+            break
+        victims, below = [], list(orphans)
+        while below:  # an orphan's whole tree: a grandchild is no worker's either
+            pid = below.pop()
+            victims.append(pid)
+            below += children.get(pid, [])
+        for pid in victims:
+            try:
+                os.kill(pid, signal.SIGKILL)
             except OSError:
                 pass
+        for pid in orphans:
+            try:
+                os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                pass
+        time.sleep(0.01)
 
 
 def _fork_worker(request: dict[str, Any], fds: list[int]) -> int:

@@ -130,3 +130,16 @@ def test_without_the_source_rules_and_the_run_time_guard_the_cheat_still_fails(
     if bare.get("root_only") and not isolation.running_as_root():
         pytest.skip("the defence is the unprivileged worker user, which needs a root grader")
     _grade_and_check(path, monkeypatch, bare, Layers(source_rules=False, runtime_guard=False))
+
+
+PLAIN = [path for path in CHEATS if "plain_user" in kata_cheat(path)]
+
+
+@pytest.mark.parametrize("path", PLAIN, ids=[f"{p.parent.name}/{p.stem}" for p in PLAIN])
+def test_graded_by_a_plain_user_the_cheat_still_fails_and_leaves_nothing(path: Path, monkeypatch):
+    """A grader run as a plain user drops no privileges and cannot kill a uid of the run's own:
+    what it started must still die with the run, warm worker (the zygote) included. Graded with
+    the outer two layers off, as `bare`, and as if this process were not root."""
+    monkeypatch.setattr(isolation, "running_as_root", lambda: False)
+    _grade_and_check(path, monkeypatch, kata_cheat(path)["plain_user"],
+                     Layers(source_rules=False, runtime_guard=False))

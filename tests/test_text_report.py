@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import re
+import unicodedata
 
 import click
 import pytest
@@ -185,6 +186,18 @@ def test_the_learners_text_can_never_pass_for_a_verdict():
         if "20/20" in line or "✓ causal_mask" in line:
             assert line.startswith("      " + LEARNER_PREFIX), line
     assert "\x1b[32m  ✓" not in text
+
+
+@pytest.mark.parametrize("width", [60, 80, 100])
+def test_wide_characters_cannot_push_the_learners_text_onto_a_row_of_its_own(width):
+    """A CJK character takes two columns: a printed line of them that is short by `len` would
+    wrap, and the text after them would start the next row at its first column, unmarked."""
+    forged = "\n".join("\u4e00" * ((w - 8) // 2) + "  PASS  20/20 points" for w in (60, 80, 100))
+    message = "\u4e00" * width + " and the rest of the message"
+    text = render_text(failing(message, forged), verbose=True, width=width, colour=True)
+    for line in click.unstyle(text).splitlines():
+        columns = sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in line)
+        assert columns <= width, line
 
 
 def test_nothing_printed_means_no_block():

@@ -10,9 +10,11 @@ Colour is added only when `colour_wanted` says so; every colour choice is in `ST
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sys
 import textwrap
+import unicodedata
 from typing import IO, Any
 
 import click
@@ -62,6 +64,39 @@ def colour_wanted(choice: bool | None = None, stream: IO[str] | None = None) -> 
 
 def _cut(line: str, width: int) -> str:
     return line if len(line) <= width else line[:width - 1] + "…"
+
+
+_PAINT = re.compile(r"(\x1b\[[0-9;]*m)")  # the colour codes `paint` adds: no width on screen
+
+
+def _columns(char: str) -> int:
+    """How many terminal columns `char` takes: 2 for East Asian wide ones, 0 for marks."""
+    if unicodedata.combining(char) or unicodedata.category(char) in ("Mn", "Me", "Cf"):
+        return 0
+    return 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
+
+
+def _fit(line: str, width: int) -> str:
+    """`line` cut with … where it would run past `width` columns on screen. Wide characters
+    count twice: a line of them that `len` finds short enough would wrap, and what follows them
+    would start the next row at its first column, outside the report's layout (printed text
+    passing for a verdict line)."""
+    if line.isascii() and len(line) <= width:
+        return line
+    parts = _PAINT.split(line)
+    if sum(_columns(char) for part in parts[::2] for char in part) <= width:
+        return line
+    kept, used = [], 0
+    for index, part in enumerate(parts):
+        if index % 2:  # a colour code
+            kept.append(part)
+            continue
+        for char in part:
+            if used + _columns(char) > width - 1:
+                return "".join(kept) + "…" + ("\x1b[0m" if len(parts) > 1 else "")
+            kept.append(char)
+            used += _columns(char)
+    return "".join(kept)
 
 
 def _is_code(line: str) -> bool:
@@ -127,7 +162,7 @@ class _Page:
             self.prose(f"… {left} more {lines} of your output; -v shows all", indent)
 
     def text(self) -> str:
-        return "\n".join(self.lines)
+        return "\n".join(_fit(line, self.width) for line in self.lines)
 
 
 def printed_lines(output: str) -> list[str]:

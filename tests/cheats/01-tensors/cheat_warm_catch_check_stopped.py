@@ -1,0 +1,39 @@
+"""Class 6: the per-check CPU stop is caught, again and again: only the rung's deadline ends
+the run.
+
+A check's code that has used CHECK_CPU_SECONDS of CPU time gets CheckStopped (grader/plugin.py,
+SIGPROF), a BaseException, re-sent every half second should the code catch it. The source rules
+refuse raising a BaseException, not catching one: a bare `except:` in a loop swallows every
+stop and the check never ends. Nothing is earned (the rung times out with no result for the
+check), but the per-check limit, meant to name the endless loop after 10 s, is escaped: the
+learner waits the rung's whole deadline (180-240 s on most rungs) for "timed out", and a check
+server is busy with it all that time. `timeout` below shortens the rung's deadline for the
+suite.
+
+Observed at 6313c28 (warm): ERROR 0/10, "timed out after 30 s during
+test_distances_are_n_by_m_in_the_input_dtype" instead of "stopped after 10 s of CPU time".
+Not fixed here: see the report (a stop that comes back after being caught could end the worker
+with a record for that check).
+"""
+
+KATA_CHEAT = {"bare": {"status": "error", "message": "timed out after 30 s"},
+              "expect": {"status": "error", "message": "timed out after 30 s"},
+              "class": 6, "rung": "01-tensors", "worked": True, "timeout": 30,
+              "observed": "every CheckStopped swallowed by a bare except; the rung timed out"}
+
+
+def pairwise_sq_distances(x, y):
+    count = 0
+    while True:
+        try:
+            while True:
+                count += 1
+        except:  # noqa: E722  the grader's stop, every time it comes
+            count = 0
+
+
+def _todo(*args, **kwargs):
+    raise NotImplementedError("01-tensors")
+
+
+one_hot = broadcast_shape = sliding_windows = tensor_nbytes = batched_outer = _todo
