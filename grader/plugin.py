@@ -264,7 +264,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     if state is None:
         return
     state.write("start", nodeid=item.nodeid)
-    _arm_check_timer(state)
+    _arm_check_timer(state, item)
     import numpy
     import torch
 
@@ -298,12 +298,27 @@ class CheckStopped(BaseException):
         self.message = message
 
 
-def _arm_check_timer(state: RunState) -> None:
+CAUGHT_STOP_EXIT = 86  # the worker's exit code when learner code swallowed the check's stop
+
+
+def _arm_check_timer(state: RunState, item: pytest.Item) -> None:
+    fired: list[str] = []
+
     def stop(signum: int, frame: Any) -> None:
-        raise CheckStopped(_stopped_message(frame, state.impl))
+        if fired:  # the first stop was caught and the code went on: end the run here
+            _disarm_check_timer()
+            task, category = _marker_info(item)
+            state.write("test", nodeid=item.nodeid, name=item.name, rung=state.rung, task=task,
+                        category=category, status="fail", duration=0.0, grader_skip=False,
+                        message=fired[0] + ". Your code caught the grader's stop and carried "
+                        "on (a bare `except:` or `except BaseException:` around the loop), so "
+                        "the rest of the rung could not run: catch `Exception` at most.")
+            os._exit(CAUGHT_STOP_EXIT)
+        fired.append(_stopped_message(frame, state.impl))
+        raise CheckStopped(fired[0])
 
     signal.signal(signal.SIGPROF, stop)
-    # fires again every half second, should the code catch the first one and carry on
+    # fires again half a second later, should the code catch the first one and carry on
     signal.setitimer(signal.ITIMER_PROF, CHECK_CPU_SECONDS, 0.5)
 
 

@@ -593,6 +593,9 @@ def _describe_stop(run: WorkerRun, timeout: float) -> str:
         reason = reasons.get(name, "a crash in native code, e.g. a bad pointer or a bug in an "
                                    "extension")
         return f"crashed ({name}){where}: {reason}."
+    if code == CAUGHT_STOP_EXIT:
+        return (f"stopped{where}: your code caught the grader's stop of a check that ran too "
+                "long and carried on, so the rest of the rung could not run.")
     if run.finished:
         return (f"the run ended without a result for every check (exit code {code}){where}: "
                 "something in your module stopped the grader's run early.")
@@ -610,6 +613,7 @@ def _speed_fields(record: dict[str, Any]) -> dict[str, float] | None:
 
 
 NOT_RUN = "not run: the run stopped before this check"
+CAUGHT_STOP_EXIT = 86  # grader/plugin.py's; the parent never imports the plugin
 FOREIGN_SKIP = ("your code skipped this check{where}; only the grader skips checks, for its own "
                 "reasons (no GPU, an extra not installed). Return your result instead.")
 

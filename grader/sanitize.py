@@ -15,8 +15,8 @@ from typing import Any
 MESSAGE_LIMIT = 6000
 NAME_LIMIT = 200
 # C0 controls but tab and newline, DEL, C1 controls, bidirectional and zero-width format marks
-_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2069"
-                     "\ufeff\ufff9-\ufffb]")
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e"
+                     "\u2060-\u2069\ufeff\ufff9-\ufffb]")
 _ANSI = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)?|[@-Z\\-_])")
 
 

@@ -41,6 +41,7 @@ PRELOAD = ("torch", "torch.nn.functional", "torch._dynamo", "numpy", "pytest", "
 MAX_MESSAGE = 1 << 20
 RESULT_FD, NONCE_FD = 3, 4  # where the child finds its two pipes
 STARTUP_TIMEOUT = 120.0
+SPAWN_SECONDS = 10.0  # a fork takes milliseconds; a zygote this slow (stopped?) is not used
 
 
 # --- the zygote process ------------------------------------------------------------------------
@@ -205,6 +206,13 @@ def main() -> int:
 
     for name in PRELOAD:
         importlib.import_module(name)
+    # From here on the grader is reached through its real folder, not the link in the zygote's
+    # own path folder (which a plain user's worker could write), and that folder is off sys.path.
+    import grader
+
+    grader.__path__[:] = [str(Path(grader.__file__).resolve().parent)]
+    linked = os.environ.get("PYTHONPATH", "")
+    sys.path[:] = [entry for entry in sys.path if entry != linked]
     import gc
 
     # what every child shares stays out of its garbage collector's way (and out of its
@@ -323,8 +331,12 @@ class Zygote:
               output: int) -> ForkedWorker:
         if not self.wait_ready():
             raise ZygoteGone("the zygote did not start")
-        reply = self._request({"op": "spawn", "env": env, "cwd": str(cwd)},
-                              [channel, nonce, output])
+        try:
+            reply = self._request({"op": "spawn", "env": env, "cwd": str(cwd)},
+                                  [channel, nonce, output], timeout=SPAWN_SECONDS)
+        except ZygoteGone:
+            self.close()  # stopped or stuck: the runner starts a fresh one next time
+            raise
         if not isinstance(reply.get("pid"), int):
             raise ZygoteGone(f"the zygote refused: {reply.get('error')}")
         return ForkedWorker(self, reply["pid"])
