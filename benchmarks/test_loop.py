@@ -87,20 +87,26 @@ def test_warm_check_all(benchmark, check_server):
                                      **check_server), rounds=3)
 
 
-def _read_until(fd: int, wanted: bytes, timeout: float = 120.0) -> bytes:
-    seen = b""
-    deadline = time.monotonic() + timeout
-    while wanted not in seen:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise TimeoutError(f"no {wanted!r} from kata watch; got {seen[-300:]!r}")
-        ready, _, _ = select.select([fd], [], [], left)
-        if ready:
-            try:
-                seen += os.read(fd, 1 << 16)
-            except OSError:
-                break
-    return seen
+class _Screen:
+    """What a pseudo-terminal's program has written, read up to a wanted text at a time."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.pending = b""
+
+    def until(self, wanted: bytes, timeout: float = 120.0) -> None:
+        deadline = time.monotonic() + timeout
+        while wanted not in self.pending:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"no {wanted!r} from kata watch; got {self.pending[-300:]!r}")
+            ready, _, _ = select.select([self.fd], [], [], left)
+            if ready:
+                try:
+                    self.pending += os.read(self.fd, 1 << 16)
+                except OSError:
+                    break
+        self.pending = self.pending.split(wanted, 1)[1]
 
 
 def test_watch_from_save_to_verdict(benchmark):
@@ -113,9 +119,10 @@ def test_watch_from_save_to_verdict(benchmark):
                                stdout=child, stderr=child, env={**os.environ, "NO_COLOR": "1"})
     os.close(child)
     verdict_line = f"{rung.id} · ".encode()
+    screen = _Screen(main)
     try:
-        _read_until(main, verdict_line)
-        _read_until(main, b"q quit")
+        screen.until(verdict_line)
+        screen.until(b"q quit")
         bare: list[float] = []
         own: list[float] = []
 
@@ -124,9 +131,9 @@ def test_watch_from_save_to_verdict(benchmark):
             info = path.stat()
             started = time.perf_counter()
             os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns + 1_000_000))
-            _read_until(main, verdict_line)
+            screen.until(verdict_line)
             own.append(time.perf_counter() - started)
-            _read_until(main, b"q quit")
+            screen.until(b"q quit")
 
         benchmark.pedantic(one_round, rounds=ROUNDS, iterations=1)
         benchmark.extra_info.update(

@@ -103,8 +103,18 @@ def main() -> int:
     os.environ["KATA_PRIVILEGES"] = json.dumps(status)
     _libc().prctl(PR_SET_PDEATHSIG, 9, 0, 0, 0)  # the parent gone means nobody reads the result
     os.chdir(config["home"])
-    import pytest
+    import gc
 
+    import hypothesis  # noqa: F401  imported now, so that the freeze below covers them
+    import pytest
+    import torch  # noqa: F401
+
+    import grader.plugin  # noqa: F401
+
+    # Everything imported so far lives as long as the process: keep it out of the garbage
+    # collector's rounds, which otherwise walk all of torch again and again during the checks
+    # (a forked worker has this from the zygote).
+    gc.freeze()
     return int(pytest.main(config["pytest_args"]))
 
 

@@ -6,13 +6,11 @@ The model and tokenizer are the spec's own tiny ones, built locally and saved to
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import torch
 
 from grader.harness.comparison_row import bare, compare_call
-from grader.specs.test_09_hf import build_model, build_tokenizer
+from grader.specs.test_09_hf import saved_dir  # noqa: F401  the spec's fixture: the tiny model
 
 pytestmark = pytest.mark.rung("09-hf")
 
@@ -20,17 +18,8 @@ PROMPTS = ["the cat sat on the", "once upon a time", "a model reads"]
 
 
 @pytest.fixture(scope="module")
-def saved(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("tiny-gpt2")
-    tokenizer = build_tokenizer()
-    build_model(len(tokenizer), int(tokenizer.eos_token_id)).save_pretrained(path)
-    tokenizer.save_pretrained(path)
-    return path
-
-
-@pytest.fixture(scope="module")
-def loaded(reference, saved, device):
-    model, tokenizer = reference.load_causal_lm(str(saved))
+def loaded(reference, saved_dir, device):
+    model, tokenizer = reference.load_causal_lm(str(saved_dir))
     return model.to(device), tokenizer
 
 
@@ -41,7 +30,7 @@ def _ids(loaded, slot: int) -> torch.Tensor:
 
 
 @pytest.mark.task("load_causal_lm", category="values")
-def test_load_causal_lm(candidate, reference, saved, device):
+def test_load_causal_lm(candidate, reference, saved_dir, device):
     def logits_after_loading(fn):
         def run(path: str) -> torch.Tensor:
             model, tokenizer = fn(path)
@@ -51,7 +40,7 @@ def test_load_causal_lm(candidate, reference, saved, device):
         return run
 
     compare_call(logits_after_loading(bare(candidate.load_causal_lm)),
-                 logits_after_loading(reference.load_causal_lm), lambda slot: (str(saved),),
+                 logits_after_loading(reference.load_causal_lm), lambda slot: (str(saved_dir),),
                  note="load, then the logits of one prompt (eval mode: no dropout)")
 
 
