@@ -71,7 +71,7 @@ reports on that one run. Op names are the keys torch.profiler reports: "aten::mm
 Worked example (the times vary from run to run; the names do not):
 
     >>> import torch
-    >>> a, b = torch.randn(512, 512), torch.randn(512, 512)
+    >>> a, b = torch.randn(512, 2048), torch.randn(2048, 512)  # the matmul dwarfs the rest
     >>> def step(a, b):
     ...     c = (a @ b).relu()
     ...     return c.sum().item()
