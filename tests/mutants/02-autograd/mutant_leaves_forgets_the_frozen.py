@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-KATA_EXPECT = {"status": "fail", "task": "leaves_without_grad", "category": "values", "message": "frozen"}
+KATA_EXPECT = {"status": "fail", "task": "leaves_without_grad", "category": "values", "message": "requires_grad=False"}
 
 
 def grad_of(f: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:
