@@ -28,7 +28,7 @@ accumulates, and some parameters quietly get no gradient at all.
    and the chain rule gives dL/dW[o, i] = sum_n grad_out[n, o] * x[n, i]: a sum over the batch,
    that is one matrix product. Do the same for x and b, then write each as a tensor expression.
    Every gradient has the shape of what it differentiates: grad_W is (out, in), like W.
-   No autograd inside, and no Python loop over the batch.
+   No autograd inside, and no Python loop, over the batch or over the features.
 
 3. class Sigmoid(torch.autograd.Function)
    A function autograd did not know, taught to it by hand:
@@ -108,8 +108,8 @@ Worked example:
 Rules:
 - linear_backward is derived by hand: no torch.autograd.grad, no .backward(), no torch.func and
   no requires_grad_ inside it. The grader calls it on tensors that do not require grad and
-  watches for any autograd graph being built. It also counts the tensor operations at two batch
-  sizes: the count must not grow with N.
+  watches for any autograd graph being built. It also counts the tensor operations at several
+  sizes: the count must not grow with N, in or out.
 - Sigmoid computes σ itself: no torch.sigmoid, torch.nn.functional.sigmoid, torch.special.expit
   or logsigmoid, in forward or backward. backward uses the saved output and runs no exp.
 - Don't modify the input tensors.

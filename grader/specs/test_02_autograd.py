@@ -53,6 +53,35 @@ def require(condition: bool, message: str) -> None:
         raise AssertionError(message)
 
 
+def assert_float64_close(got: Any, expected: Tensor, what: str,
+                         tolerance: dict[str, float] = FLOAT64_ROUNDING) -> None:
+    """`got` equals the float64 `expected` up to float64 rounding (the harness's float64 floor,
+    1e-7, lets float32 arithmetic through; correct float64 formulations differ by ~1e-15).
+    Names the worst element; blames float32 arithmetic only when the error is of its size."""
+    require(isinstance(got, Tensor) and got.shape == expected.shape
+            and got.dtype == torch.float64, (
+        f"{what}: got {shape_of(got)}, expected a float64 tensor of shape "
+        f"{tuple(expected.shape)}"))
+    got64, truth = got.detach().cpu(), expected.detach().cpu()
+    allowed = tolerance["atol"] + tolerance["rtol"] * truth.abs()
+    error = torch.nan_to_num((got64 - truth).abs(), nan=float("inf"))
+    if bool((error <= allowed).all()):
+        return
+    worst = int((error / allowed).flatten().argmax())
+    index = tuple(int(i) for i in torch.unravel_index(torch.tensor(worst), truth.shape))
+    relative = float(error.flatten()[worst] / truth.abs().flatten()[worst].clamp(min=1e-300))
+    message = (
+        f"{what}: off by more than float64 rounding; shape {tuple(truth.shape)}, worst at index "
+        f"{index}: got {got64.flatten()[worst].item():.17g}, expected "
+        f"{truth.flatten()[worst].item():.17g} (error {error.flatten()[worst].item():.3g}, "
+        f"allowed {allowed.flatten()[worst].item():.3g})")
+    if 1e-9 < relative < 1e-5:
+        message += ("\n  Likely mistake: float32 arithmetic inside a float64 computation (a "
+                    ".float() copy, a float32 tensor or constant): the error is float32's "
+                    "rounding, about 1e-7 of the value. Compute in the inputs' dtype.")
+    raise AssertionError(message)
+
+
 def float_dtypes() -> st.SearchStrategy[torch.dtype]:
     return st.sampled_from((torch.float32, torch.float64))
 
@@ -146,6 +175,17 @@ def test_grad_of_matches_the_reference(candidate, reference, name, shape, seed, 
                    mistakes=GRAD_OF_MISTAKES)
 
 
+@pytest.mark.task(GRAD_OF, category="values")
+@pytest.mark.parametrize("name", ["(sin(x) * x).sum()",
+                                  "tanh(A @ x.flatten()).mean(), A a fixed matrix"])
+def test_grad_of_keeps_float64_precision(candidate, name):
+    """For a float64 x the gradient is float64-accurate, not float32 arithmetic cast back."""
+    f = scalar_functions(3)[name]
+    x = randn((3, 4), 11)
+    assert_float64_close(candidate.grad_of(f, x), true_grad(f, x),
+                         f"grad_of(f = {name}, x of shape (3, 4), torch.float64)")
+
+
 def grad_snapshot(tensors: dict[str, Tensor]) -> dict[str, Tensor | None]:
     return {name: None if t.grad is None else t.grad.detach().clone() for name, t in
             tensors.items()}
@@ -201,6 +241,26 @@ def test_grad_of_leaves_every_grad_as_it_was(candidate, shape, seed):
 
 
 @pytest.mark.task(GRAD_OF, category="properties")
+@pytest.mark.parametrize("shape", [(), (1,)])
+def test_grad_of_an_f_that_returns_x_itself(candidate, shape):
+    """f(x) = x for a one-element x: the output is the fresh leaf itself, and df/dx is 1."""
+    x = randn(shape, 0)
+    what = f"grad_of(f = lambda t: t, x of shape {shape})"
+    got = candidate.grad_of(lambda t: t, x)
+    require(isinstance(got, Tensor) and tuple(got.shape) == shape, (
+        f"{what} returned {shape_of(got)}; df/dx has the shape of x, {shape}"))
+    if bool((got == 1).all()):
+        return
+    message = (f"{what} returned {got.tolist()}; f(x) is x itself, so df/dx = 1. Here f's output "
+               "is the leaf you made: it requires grad but has no grad_fn (a leaf never has "
+               "one).")
+    if bool((got == 0).all()):
+        message += ("\n  Likely mistake: you took `out.grad_fn is None` to mean that f built no "
+                    "graph from x; test out.requires_grad instead.")
+    raise AssertionError(message)
+
+
+@pytest.mark.task(GRAD_OF, category="properties")
 @pytest.mark.parametrize("shape", [(), (4,), (2, 3)])
 def test_grad_of_does_not_mark_x_as_requiring_grad(candidate, shape):
     """A plain x stays plain: requires_grad False, .grad None, still a leaf, after the call."""
@@ -245,6 +305,12 @@ def test_grad_of_works_inside_no_grad(candidate, shape):
             "(and anything you do to its output before torch.autograd.grad) inside a "
             "`with torch.enable_grad():` block.",
             lambda: candidate.grad_of(f, x))
+        grad_mode_after = torch.is_grad_enabled()
+    require(not grad_mode_after, (
+        f"grad_of(f, x of shape {shape}) called inside torch.no_grad() returned with grad mode "
+        "switched on, so the caller's next operations inside its no_grad block build graphs. "
+        "torch.set_grad_enabled(True) as a plain call changes the mode for the caller too; "
+        "`with torch.enable_grad():` switches it on for the block and restores it on exit."))
     mistakes = (Mistake("you returned zeros: under torch.no_grad() f(x) builds no graph, so it "
                         "looks constant. Call f inside `with torch.enable_grad():`",
                         lambda f, x: torch.zeros_like(x)),)
@@ -283,6 +349,10 @@ def test_grad_of_is_zero_when_f_ignores_x(candidate, name):
     require(tuple(got.shape) == (2, 3) and bool((got == 0).all()), (
         f"{what} returned {shape_of(got)} with nonzero entries; f does not depend on x, so "
         "df/dx is zeros of shape (2, 3)"))
+    require(got.dtype == x.dtype and got.device == x.device, (
+        f"{what} returned zeros of dtype {got.dtype} on {got.device}; the gradient has x's "
+        f"dtype and device ({x.dtype}, {x.device}). torch.zeros(x.shape) is float32 whatever x "
+        "is; torch.zeros_like(x) copies both."))
 
 
 NOT_ONE_NUMBER: dict[str, Callable[[Tensor], Tensor]] = {
@@ -290,6 +360,8 @@ NOT_ONE_NUMBER: dict[str, Callable[[Tensor], Tensor]] = {
     "x.sum(dim=0), shape (3,)": lambda t: t.sum(dim=0),
     "x[:0].sum(dim=0), three zeros": lambda t: t[:0].sum(dim=0),
     "x.flatten()[:0], no elements": lambda t: t.flatten()[:0],
+    "x.detach() * 2, shape (2, 3) and no graph": lambda t: t.detach() * 2,
+    "torch.zeros(3), a constant of shape (3,)": lambda t: torch.zeros(3, dtype=t.dtype),
 }
 
 
@@ -395,9 +467,11 @@ LINEAR_MISTAKES: dict[str, tuple[Mistake, ...]] = {
 
 @pytest.mark.task(LINEAR, category="shape")
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=str)
-def test_linear_backward_gives_each_gradient_the_shape_of_its_input(candidate, dtype):
-    """grad_x is (N, in) like x, grad_W is (out, in) like W, grad_b is (out,) like b."""
-    case = TYPICAL_LINEAR
+@pytest.mark.parametrize("case", [TYPICAL_LINEAR, LinearCase(N=2, d_in=1, d_out=1, seed=3)],
+                         ids=lambda case: f"N{case.N}-in{case.d_in}-out{case.d_out}")
+def test_linear_backward_gives_each_gradient_the_shape_of_its_input(candidate, dtype, case):
+    """grad_x is (N, in) like x, grad_W is (out, in) like W, grad_b is (out,) like b, and a
+    dimension of size 1 (one input feature, one output) stays."""
     args = case.tensors(dtype)
     got = linear_gradients(candidate, case, args)
     for name, grad, wrt, mistakes in zip(GRADIENT_NAMES, got, args,
@@ -443,6 +517,18 @@ def test_linear_backward_agrees_with_autograd(candidate, case):
         assert_matches(got[index], one_of(by_autograd, index), *args,
                        what=f"{name} from linear_backward({case.describe()}) against autograd",
                        mistakes=LINEAR_MISTAKES[name])
+
+
+@pytest.mark.task(LINEAR, category="values")
+@pytest.mark.parametrize("case", [TYPICAL_LINEAR, LinearCase(N=6, d_in=5, d_out=3, seed=2)],
+                         ids=lambda case: f"N{case.N}-in{case.d_in}-out{case.d_out}")
+def test_linear_backward_keeps_float64_precision(candidate, case):
+    """In float64 each gradient equals autograd's up to float64 rounding."""
+    args = case.tensors()
+    got = linear_gradients(candidate, case, args)
+    for name, grad, expected in zip(GRADIENT_NAMES, got, by_autograd(*args), strict=True):
+        assert_float64_close(grad, expected,
+                             f"{name} from linear_backward({case.describe()}, torch.float64)")
 
 
 def tensors_in(value: Any) -> Iterator[Tensor]:
@@ -517,6 +603,22 @@ def test_linear_backward_has_no_loop_over_the_batch(candidate):
     assert_op_count_constant(make_call, sizes=(3, 7, 28), dim="batch size (N)")
 
 
+@pytest.mark.task(LINEAR, category="structure")
+@pytest.mark.parametrize("dim", ["in_features", "out_features"])
+def test_linear_backward_has_no_loop_over_the_features(candidate, dim):
+    """The number of tensor ops is the same for 3 input (or output) features as for 28."""
+
+    def make_call(n: int) -> Callable[[], Any]:
+        d_in, d_out = (n, 2) if dim == "in_features" else (4, n)
+        args = LinearCase(N=3, d_in=d_in, d_out=d_out, seed=n).tensors()
+        return lambda: candidate.linear_backward(*args)
+
+    assert_op_count_constant(
+        make_call, sizes=(3, 7, 28), dim=f"number of {dim} ({dim[:-9]})",
+        advice="Each gradient is one tensor expression over whole matrices: grad_out @ W, "
+               "grad_out.T @ x and grad_out.sum(dim=0), with no loop over rows or columns.")
+
+
 # --- Sigmoid ------------------------------------------------------------------------------------
 
 
@@ -588,7 +690,7 @@ def test_sigmoid_keeps_the_shape_and_dtype(candidate, shape, dtype):
 def test_sigmoid_matches_the_reference(candidate, reference, shape, seed, dtype, scale):
     """σ(x) = 1 / (1 + exp(-x)) elementwise, float32 and float64."""
     x = randn(shape, seed, dtype, scale=scale)
-    assert_matches(sigmoid_apply(candidate)(x), sigmoid_apply(reference), x,
+    assert_matches(sigmoid_apply(candidate)(x.clone()), sigmoid_apply(reference), x,
                    what=f"Sigmoid.apply(x of shape {shape}, {dtype}, values of size ~{scale:g})",
                    mistakes=SIGMOID_VALUE_MISTAKES)
 
@@ -598,7 +700,7 @@ def test_sigmoid_matches_the_reference(candidate, reference, shape, seed, dtype,
 def test_sigmoid_stays_finite_for_large_inputs(candidate, reference, dtype):
     """For |x| up to 1000, σ(x) is finite, within [0, 1], and saturates at 0 and 1."""
     x = torch.tensor([-1000.0, -100.0, -30.0, -5.0, 0.0, 5.0, 30.0, 100.0, 1000.0], dtype=dtype)
-    out = sigmoid_apply(candidate)(x)
+    out = sigmoid_apply(candidate)(x.clone())
     require(isinstance(out, Tensor) and out.shape == x.shape, (
         f"Sigmoid.apply(x of shape (9,)) returned {shape_of(out)}"))
     bad = ~torch.isfinite(out)
@@ -625,11 +727,107 @@ def test_sigmoid_backward_is_grad_output_times_s_times_one_minus_s(
     """backward(grad_output) = grad_output * s * (1 - s), for a random grad_output."""
     x = randn(shape, seed, dtype, scale=scale)
     upstream = randn(shape, seed + 1, dtype)
-    got = sigmoid_grad_with(sigmoid_apply(candidate))(x, upstream)
+    got = sigmoid_grad_with(sigmoid_apply(candidate))(x.clone(), upstream.clone())
     assert_matches(got, sigmoid_grad_with(sigmoid_apply(reference)), x, upstream,
                    what=f"the gradient Sigmoid's backward pulls back to x of shape {shape} "
                         f"({dtype}) for a random grad_output",
                    mistakes=SIGMOID_GRAD_MISTAKES)
+
+
+# Where σ saturates: far enough out that float64 σ is 0 or 1 (±1000), or nearly (±30).
+SATURATED = (-1000.0, -100.0, -30.0, -5.0, 0.0, 5.0, 30.0, 100.0, 1000.0)
+
+
+@pytest.mark.task(SIGMOID, category="values")
+def test_sigmoid_in_float64_is_accurate_in_the_tails(candidate):
+    """For float64 x beyond ±20, σ(x) is float64-accurate: σ(30) = 1 - 9.4e-14, not 1 - 2e-9."""
+    x = torch.tensor([-700.0, -50.0, -30.0, -25.0, -21.0, 0.5, 21.0, 25.0, 30.0, 50.0, 700.0],
+                     dtype=torch.float64)
+    got = sigmoid_apply(candidate)(x.clone())
+    what = f"Sigmoid.apply(x = {[float(v) for v in x.tolist()]}, torch.float64)"
+    try:
+        assert_float64_close(got, torch.sigmoid(x), what, {"rtol": 1e-12, "atol": 1e-13})
+    except AssertionError as error:
+        plateau = isinstance(got, Tensor) and got.shape == x.shape and bool(
+            got[7] == got[9] and got[3] == got[1] and got[9] != 1.0)
+        if plateau:
+            raise AssertionError(
+                f"{error}\n  Likely mistake: x was clamped before the exp (σ(25) and σ(50) come "
+                "out equal); 1 / (1 + exp(-x)) needs no clamp: exp(-x) = inf gives 1 / inf = 0, "
+                "the right limit") from None
+        raise
+
+
+@pytest.mark.task(SIGMOID, category="grad")
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=str)
+def test_sigmoid_backward_stays_finite_for_large_inputs(candidate, reference, dtype):
+    """Where σ saturates, backward gives the derivative s (1 - s), 0 or nearly: never NaN/inf."""
+    x = torch.tensor(SATURATED, dtype=dtype)
+    upstream = randn((len(SATURATED),), 3, dtype)
+    got = sigmoid_grad_with(sigmoid_apply(candidate))(x.clone(), upstream.clone())
+    bad = ~torch.isfinite(got)
+    if bad.any():
+        first = int(bad.nonzero()[0])
+        raise AssertionError(
+            f"the gradient Sigmoid's backward pulls back to x = {list(SATURATED)} ({dtype}) is "
+            f"{got[first].item()} at x = {SATURATED[first]:g} (non-finite at x in "
+            f"{x[bad].tolist()}), where σ saturates and the derivative s (1 - s) is 0 or nearly. "
+            "A division by s or by (1 - s), as in s² (1/s - 1), is inf there and 0 * inf = NaN: "
+            "multiply instead, grad_output * s * (1 - s).")
+    assert_matches(got, sigmoid_grad_with(sigmoid_apply(reference)), x, upstream,
+                   what=f"the gradient Sigmoid's backward pulls back to x = {list(SATURATED)} "
+                        f"({dtype})", mistakes=SIGMOID_GRAD_MISTAKES)
+
+
+@pytest.mark.task(SIGMOID, category="grad")
+def test_sigmoid_keeps_each_calls_output_apart(candidate):
+    """Two applications alive at once (y1, y2) and one applied to the other's output: each
+    backward uses its own call's s."""
+    apply = sigmoid_apply(candidate)
+    x1, x2 = randn((5,), 0).requires_grad_(True), randn((5,), 1, scale=3.0).requires_grad_(True)
+    u1 = randn((5,), 2)
+    y1 = apply(x1)
+    y2 = apply(x2)  # alive while y1's graph is
+    require(isinstance(y1, Tensor) and y1.requires_grad and isinstance(y2, Tensor), (
+        f"Sigmoid.apply(x) returned {shape_of(y1)} with no graph for an x that requires grad"))
+    (got,) = torch.autograd.grad(y1, x1, u1)
+    s1, s2 = torch.sigmoid(x1.detach()), torch.sigmoid(x2.detach())
+    assert_matches(got, lambda: u1 * s1 * (1 - s1),
+                   what="the gradient of y1 = Sigmoid.apply(x1) w.r.t. x1, taken after "
+                        "y2 = Sigmoid.apply(x2) ran: two calls alive at once",
+                   mistakes=(Mistake("backward read the other call's output: s is kept where "
+                                     "every call shares it (on the class or in a global). Keep "
+                                     "each call's own s in ctx: ctx.save_for_backward(s)",
+                                     lambda: u1 * s2 * (1 - s2)),))
+    x = randn((4,), 4).requires_grad_(True)
+    (nested,) = torch.autograd.grad(apply(apply(x)), x, u1[:4])
+    inner = torch.sigmoid(x.detach())
+    outer = torch.sigmoid(inner)
+    assert_matches(nested, lambda: u1[:4] * outer * (1 - outer) * inner * (1 - inner),
+                   what="the gradient of Sigmoid.apply(Sigmoid.apply(x)) w.r.t. x of shape (4,): "
+                        "two calls alive at once, the second on the first's output")
+
+
+@pytest.mark.task(SIGMOID, category="properties")
+def test_sigmoid_leaves_x_and_grad_output_unchanged(candidate):
+    """forward leaves its input as it was, and backward the upstream gradient it is handed."""
+    apply = sigmoid_apply(candidate)
+    x = randn((4, 3), 0)
+    kept = x.clone()
+    apply(x)
+    require(torch.equal(x, kept), (
+        "Sigmoid.apply(x of shape (4, 3)) changed its input x in place (x now holds "
+        f"{x.flatten()[:3].tolist()}..., it held {kept.flatten()[:3].tolist()}...). The caller's "
+        "tensor must stay as it was: write -x and torch.exp(-x), not x.neg_() or x.exp_()."))
+    leaf = randn((4, 3), 1).requires_grad_(True)
+    upstream = randn((4, 3), 2)
+    kept_upstream = upstream.clone()
+    torch.autograd.grad(apply(leaf), leaf, upstream)
+    require(torch.equal(upstream, kept_upstream), (
+        "Sigmoid's backward changed grad_output in place: the upstream gradient the caller "
+        "passed to torch.autograd.grad(out, x, upstream) now holds other values. autograd hands "
+        "backward the caller's own tensor; return a new one: grad_output * s * (1 - s), not "
+        "grad_output.mul_(...)."))
 
 
 @pytest.mark.task(SIGMOID, category="grad")
@@ -808,8 +1006,15 @@ def test_accumulated_grad_has_one_entry_per_trainable_parameter(candidate):
     model = case.model()
     model[0].bias.requires_grad_(False)
     what = f"accumulated_grad({case.describe()}, the first layer's bias frozen)"
-    got = gradient_dict(candidate.accumulated_grad(model, case.batches()), model, what)
     names = list(trainable(model))
+    got = candidate.accumulated_grad(model, case.batches())
+    unfrozen = [name for name, p in model.named_parameters() if p.requires_grad
+                and name not in names]
+    require(not unfrozen, (
+        f"{what} turned requires_grad back on for {unfrozen}: the caller froze them. Leave "
+        "every requires_grad flag as it is (no model.requires_grad_(True)); a frozen parameter "
+        "simply gets no entry."))
+    got = gradient_dict(got, model, what)
     require(list(got) == names, (
         f"{what}: keys in the order {list(got)}; use named_parameters() order: {names}"))
 
@@ -878,6 +1083,13 @@ def test_accumulated_grad_ignores_gradients_left_from_before(candidate):
                 "once before the first backward.")
         gap = float((got[name] - grad).abs().max())
         raise AssertionError(f"{what}: the gradient of `{name}` is off by up to {gap:.3g}")
+    for name, param in model.named_parameters():
+        require(param.grad is not None and torch.allclose(param.grad, got[name],
+                                                          **FLOAT64_ROUNDING), (
+            f"{what}: afterwards `{name}`.grad is "
+            f"{'None' if param.grad is None else 'not the accumulated gradient returned'}. "
+            "The stale gradients are to be cleared, not put back: on return .grad holds exactly "
+            "the sum of this call's per-batch gradients."))
 
 
 @pytest.mark.task(ACCUMULATED, category="properties")
@@ -947,6 +1159,40 @@ def test_accumulated_grad_gives_zeros_to_a_parameter_no_loss_reaches(candidate):
     require(isinstance(spare, Tensor) and spare.shape == (2,) and bool((spare == 0).all()), (
         f"{what}: the gradient of `spare` is {shape_of(spare)}; expected zeros of shape (2,). "
         f"{advice}"))
+    require(spare.dtype == model.spare.dtype, (
+        f"{what}: the zeros for `spare` are {spare.dtype}, the parameter is "
+        f"{model.spare.dtype}: a gradient has its parameter's dtype and device. "
+        "torch.zeros(param.shape) is float32 whatever the model is; torch.zeros_like(param) "
+        "copies both."))
+
+
+@pytest.mark.task(ACCUMULATED, category="properties")
+@pytest.mark.parametrize("mode", ["eval", "train"])
+def test_accumulated_grad_keeps_the_models_mode(candidate, mode):
+    """A model the caller put in eval mode (dropout off) stays in it, and its gradients are
+    those of the eval-mode losses; a model in training mode stays in training mode."""
+    case = TYPICAL_ACCUMULATION
+    model = nn.Sequential(nn.Linear(3, 4), nn.Dropout(0.5), nn.Tanh(), nn.Linear(4, 2)).double()
+    with torch.no_grad():
+        for i, param in enumerate(model.parameters()):
+            param.copy_(randn(tuple(param.shape), i, scale=0.5))
+    model.train(mode == "train")
+    twin = copy.deepcopy(model)
+    batches = case.batches()
+    what = (f"accumulated_grad(a 3→4→2 MLP with nn.Dropout(0.5), in {mode} mode, and "
+            f"{len(batches)} batches)")
+    got = gradient_dict(candidate.accumulated_grad(model, batches), model, what)
+    switched = [name or "the model" for name, m in model.named_modules()
+                if m.training != (mode == "train")]
+    require(not switched, (
+        f"{what} left {', '.join(switched)} in {'eval' if mode == 'train' else 'training'} "
+        f"mode; the caller had put the model in {mode} mode. Leave the mode as it is (no "
+        "model.train() or model.eval()): the losses are those of the model as it was given."))
+    if mode == "eval":
+        expected = summed(per_batch_grads(twin, batches))
+        for name, grad in expected.items():
+            assert_matches(got[name], lambda grad=grad: grad,
+                           what=f"{what}: the gradient of `{name}`")
 
 
 @pytest.mark.task(ACCUMULATED, category="structure")
@@ -1094,7 +1340,14 @@ def test_leaves_without_grad_writes_no_grad(candidate):
         if i % 2 == 0 and w.requires_grad:
             w.grad = randn(tuple(w.shape), 90 + i)
     before = grad_snapshot(params)
+    flags = {name: w.requires_grad for name, w in params.items()}
     candidate.leaves_without_grad(loss, params)
+    flipped = [name for name, w in params.items() if w.requires_grad != flags[name]]
+    require(not flipped, (
+        f"leaves_without_grad(loss, params) with {describe_modes(modes)} changed requires_grad "
+        f"on {flipped}: the caller's frozen parameters now train. Leave every flag as it is; a "
+        "parameter with requires_grad=False gets no gradient, so name it without asking "
+        "torch.autograd.grad about it."))
     changes = changed_grads(params, before)
     require(not changes, (
         f"leaves_without_grad(loss, params) with {describe_modes(modes)}, where w0, w2, ... "
@@ -1102,6 +1355,59 @@ def test_leaves_without_grad_writes_no_grad(candidate):
         "clearing it afterwards wipes gradients that were there before). Ask "
         "torch.autograd.grad(loss, tensors, allow_unused=True, retain_graph=True) instead: it "
         "returns the gradients, None for the unreached ones, and writes nothing."))
+
+
+@pytest.mark.task(LEAVES, category="values")
+def test_leaves_without_grad_keeps_the_order_of_params(candidate):
+    """The names come in the order of params, which need not be alphabetical."""
+    modes = ("unused", "used", "detached", "frozen", "times zero")
+    loss, tensors = build_loss(modes, 6)
+    names = ["head.weight", "embed.weight", "blocks.1.bias", "blocks.0.bias", "alpha"]
+    params = dict(zip(names, tensors.values(), strict=True))
+    expected = [name for name, mode in zip(names, modes, strict=True) if not MODES[mode][1]]
+    what = ("leaves_without_grad(loss, params) with params named " + ", ".join(
+        f"{name} ({MODES[mode][0]})" for name, mode in zip(names, modes, strict=True)))
+    got = name_list(candidate.leaves_without_grad(loss, params), what)
+    require(got == expected, (
+        f"{what}: returned {got}, expected {expected}"
+        + (": the right names, in the wrong order. Keep the order of params (a list "
+           "comprehension over params), not sorted() or a set's" if sorted(got) == sorted(expected)
+           else "")))
+
+
+@pytest.mark.task(LEAVES, category="values")
+@pytest.mark.parametrize("shape", [(), (1,)])
+def test_a_loss_that_is_a_parameter_itself_reaches_it(candidate, shape):
+    """loss = w, a one-element leaf that requires grad: loss.backward() gives w.grad = 1."""
+    w = randn(shape, 0).requires_grad_(True)
+    params = {"w": w, "v": randn((2,), 1).requires_grad_(True)}
+    what = (f"leaves_without_grad(loss = w, params = {{'w': w, 'v': v}}), w of shape {shape} "
+            "and the loss itself")
+    got = name_list(call_reporting(
+        what, "The loss here is the leaf w itself: it requires grad but has no grad_fn.",
+        lambda: candidate.leaves_without_grad(w, params)), what)
+    require(got == ["v"], (
+        f"{what}: returned {got}, expected ['v']. loss.backward() on a loss that is the "
+        "parameter w itself gives w.grad = 1: w is reached. A leaf has no grad_fn, so "
+        "`loss.grad_fn is None` does not mean 'no graph'; loss.requires_grad does."))
+
+
+@pytest.mark.task(LEAVES, category="properties")
+@pytest.mark.parametrize("frozen_count", [2, 0])
+def test_a_loss_with_a_graph_and_every_parameter_frozen(candidate, frozen_count):
+    """The loss has a graph (through a tensor not in params) while every parameter in params is
+    frozen, or params is empty: every name is returned, and nothing raises."""
+    hidden = randn((3,), 7).requires_grad_(True)
+    frozen_params = {f"w{i}": randn((3,), 8 + i) for i in range(frozen_count)}
+    loss = (hidden * sum(frozen_params.values(), torch.ones(3, dtype=torch.float64))).sum()
+    what = (f"leaves_without_grad(loss, params) where the loss requires grad through a tensor "
+            f"not in params, and params holds {frozen_count} parameters, all frozen")
+    got = call_reporting(
+        what, "No parameter in params requires grad, so none is reached, whatever the loss: "
+        "skip the frozen ones and don't ask torch.autograd.grad about an empty list, which "
+        "refuses it.", lambda: candidate.leaves_without_grad(loss, frozen_params))
+    require(name_list(got, what) == list(frozen_params), (
+        f"{what}: returned {got}, expected {list(frozen_params)}"))
 
 
 @pytest.mark.task(LEAVES, category="properties")

@@ -212,6 +212,51 @@ def test_mlp_matches_the_reference(candidate, reference, device, case):
                    mistakes=mlp_mistakes(ref))
 
 
+def non_contiguous(shape: tuple[int, ...], seed: int, device: torch.device,
+                   dtype: torch.dtype = torch.float64) -> Tensor:
+    """A tensor of `shape` whose memory is laid out reversed: a permuted view, not contiguous."""
+    x = randn(tuple(reversed(shape)), seed, dtype, device).permute(*reversed(range(len(shape))))
+    assert not x.is_contiguous() and tuple(x.shape) == shape
+    return x
+
+
+def call_on_non_contiguous(what: str, call: Callable[[], Any]) -> Any:
+    """Run learner code on a non-contiguous input; a RuntimeError becomes advice."""
+    try:
+        return call()
+    except RuntimeError as error:
+        text = " ".join(str(error).split())[:300]
+        raise AssertionError(
+            f"{what} raised RuntimeError: {text}. x is a permuted view here, not contiguous in "
+            "memory, and .view() refuses to flatten such a tensor: use .reshape() or .flatten(), "
+            "which copy when they must.") from None
+
+
+@pytest.mark.task(MLP, category="values")
+def test_mlp_on_a_non_contiguous_x(candidate, reference, device):
+    """x may be any (..., in_features) tensor, a permuted (non-contiguous) one included."""
+    case = TYPICAL_MLP
+    mine, ref = build_mlp_pair(candidate, reference, case, device)
+    x = non_contiguous((*case.batch, case.in_features), case.seed + 100, device)
+    what = f"{case.describe()}, x non-contiguous (a permuted view)"
+    out = call_on_non_contiguous(what, lambda: mine(x))
+    assert_matches(out, ref, x, what=f"output of {what}", mistakes=mlp_mistakes(ref))
+
+
+@pytest.mark.task(MLP, category="properties")
+def test_building_an_mlp_leaves_the_random_stream_alone(candidate):
+    """Two MLPs built one after the other start from different random weights: building one
+    does not reseed torch's random generator."""
+    torch.manual_seed(1234)
+    first, second = candidate.MLP(4, 5, 3), candidate.MLP(4, 5, 3)
+    pairs = list(zip(first.state_dict().values(), second.state_dict().values(), strict=False))
+    require(not pairs or not all(torch.equal(a, b) for a, b in pairs), (
+        "two MLP(4, 5, 3) built one after the other have identical weights. Building an MLP "
+        "must not call torch.manual_seed (or otherwise reset the random generator): that gives "
+        "every MLP the same initial weights, and resets the caller's random stream (its data "
+        "shuffling, its dropout masks). Seeding is the caller's decision."))
+
+
 @pytest.mark.task(MLP, category="values")
 @given(case=mlp_cases())
 @example(case=TYPICAL_MLP)
@@ -529,6 +574,7 @@ def test_affine_in_float32(candidate, reference, device, case, mode):
 @pytest.mark.task(AFFINE, category="values")
 @given(case=affine_cases())
 @example(case=TYPICAL_AFFINE)
+@example(case=AffineCase(batch=(), F=4, momentum=0.3, seed=3))
 def test_training_moves_the_running_mean_toward_the_batch_mean(candidate, reference, device,
                                                                case):
     """After one training-mode forward, running_mean = (1 - momentum) * running_mean
@@ -542,6 +588,53 @@ def test_training_moves_the_running_mean_toward_the_batch_mean(candidate, refere
     assert_matches(got, reference_running_mean(ref), x,
                    what=f"running_mean after one forward of {case.describe('train')}",
                    mistakes=running_mean_mistakes(case, mean))
+
+
+@pytest.mark.task(AFFINE, category="values")
+def test_affine_on_a_non_contiguous_x(candidate, reference, device):
+    """A permuted (non-contiguous) x gives the same output and running mean as any other."""
+    case = TYPICAL_AFFINE
+    mine = make_affine(candidate.Affine, case, device, mode="train")
+    ref = make_affine(reference.Affine, case, device, mode="train")
+    x = non_contiguous((*case.batch, case.F), case.seed + 100, device)
+    what = f"{case.describe('train')}, x non-contiguous (a permuted view)"
+    out = call_on_non_contiguous(what, lambda: mine(x))
+    assert_matches(out, reference_forward(ref), x, what=f"output of {what}")
+    assert_matches(affine_tensor(mine, "running_mean", case.F).detach(),
+                   reference_running_mean(ref), x, what=f"running_mean after one forward of {what}")
+
+
+@pytest.mark.task(AFFINE, category="values")
+@pytest.mark.parametrize("momentum", [0.1, 0.3])
+def test_the_running_mean_keeps_float64_precision(candidate, device, momentum):
+    """In a float64 Affine the update is float64 arithmetic: (1 - m) * old + m * batch_mean to
+    float64 rounding, not to float32's."""
+    case = AffineCase(batch=(5, 2), F=4, momentum=momentum, seed=21)
+    mine = make_affine(candidate.Affine, case, device, mode="train")
+    _, old = case.state(device)
+    x = case.x(device)
+    mine(x.clone())
+    got = affine_tensor(mine, "running_mean", case.F).detach()
+    expected = (1 - momentum) * old + momentum * x.reshape(-1, case.F).mean(dim=0)
+    require(got.dtype == torch.float64, (
+        f"running_mean of {case.describe('train')} is {got.dtype} after a float64 forward; the "
+        "buffer keeps the module's dtype (float64 after .to(torch.float64))"))
+    error = (got - expected).abs()
+    allowed = 1e-14 + 1e-12 * expected.abs()
+    if bool((error <= allowed).all()):
+        return
+    worst = int((error / allowed).argmax())
+    relative = float(error[worst] / expected[worst].abs().clamp(min=1e-300))
+    message = (
+        f"running_mean after one forward of {case.describe('train')}, all float64: off by more "
+        f"than float64 rounding; shape ({case.F},), worst at index {worst}: got "
+        f"{got[worst].item():.17g}, expected {expected[worst].item():.17g} (error "
+        f"{error[worst].item():.3g}, allowed {allowed[worst].item():.3g})")
+    if 1e-10 < relative < 1e-5:
+        message += ("\n  Likely mistake: float32 arithmetic in the update, such as momentum kept "
+                    "as torch.tensor(momentum) (float32: 0.1 becomes 0.10000000149) or a float32 "
+                    "copy of x; keep momentum a Python float and compute in the buffer's dtype.")
+    raise AssertionError(message)
 
 
 @pytest.mark.task(AFFINE, category="grad")
@@ -931,10 +1024,11 @@ class Tower(nn.Module):
         self.fc10 = nn.Linear(4, 4)
         self.block = Block()
         self.fc2 = nn.Linear(4, 2)
+        self.act = nn.ReLU()  # a submodule that holds no parameter
         self.register_buffer("offset", torch.full((3,), 0.5))
 
     def forward(self, x: Tensor) -> Tensor:
-        h = torch.relu(self.fc1(x - self.offset))  # (N, 4)
+        h = self.act(self.fc1(x - self.offset))  # (N, 4)
         h = torch.relu(self.fc10(h))  # (N, 4)
         h = self.block.norm(self.block.fc1(h))  # (N, 4)
         return self.fc2(h)  # (N, 2)
@@ -946,7 +1040,7 @@ TOWER_PARAMS = ("fc1.weight", "fc1.bias", "fc10.weight", "fc10.bias", "block.fc1
 NAME_CHOICES = ("fc1", "fc10", "fc2", "block", "block.fc1", "block.norm.weight", "fc2.bias",
                 "fc1.weight", "fc10.bias")
 TOWER = ("the model has the parameters " + ", ".join(TOWER_PARAMS)
-         + " (and a buffer `offset`)")
+         + " (and a buffer `offset` and a ReLU submodule `act`, which hold no parameter)")
 
 
 def named_by(names: Sequence[str], rule: Callable[[str, str], bool] | None = None) -> set[str]:
@@ -1006,7 +1100,8 @@ def test_freeze_turns_off_exactly_the_named_parameters(candidate, names):
 
 @pytest.mark.task(FREEZE, category="properties")
 @pytest.mark.parametrize("names", [["fc3"], ["fc1", "fc3"], ["fc1.w"], ["block.fc"],
-                                   ["fc2", "block.fc1.weight", "norm"]], ids=str)
+                                   ["fc2", "block.fc1.weight", "norm"], ["act"], ["offset"]],
+                         ids=str)
 def test_freeze_refuses_a_name_that_names_nothing_and_freezes_nothing(candidate, names):
     """A name that names no parameter raises ValueError, and no parameter is frozen, not even
     those named before it."""
@@ -1033,6 +1128,42 @@ def test_freeze_refuses_a_name_that_names_nothing_and_freezes_nothing(candidate,
         "name must equal a parameter's name or be a prefix of it that ends at a dot ('fc1' "
         "for fc1.weight, not 'fc1.w'), counted from the root. Raise ValueError for a name that "
         "matches nothing: a silent typo would leave layers training that you meant to freeze")
+
+
+@pytest.mark.task(FREEZE, category="properties")
+@pytest.mark.parametrize("names", [["head"], ["head.weight"], ["emb"]], ids=str)
+def test_freeze_names_a_tied_weight_under_each_of_its_names(candidate, names):
+    """head.weight tied to emb.weight (one parameter, two names): 'head', 'head.weight' and
+    'emb' each name it, and freeze turns it off."""
+    model = TiedEmbedding()
+    call = (f"freeze(model, {names!r}) on an nn.Embedding(10, 4) `emb` and an nn.Linear(4, 10, "
+            "bias=False) `head` whose weights are tied (head.weight is emb.weight)")
+    try:
+        candidate.freeze(model, names)
+    except ValueError as error:
+        raise AssertionError(
+            f"{call} raised ValueError ({error}). The tied weight is one parameter under two "
+            "names, and a submodule path names every parameter under it, so 'head' names it "
+            "too. named_parameters() lists a tied weight once, under its first name "
+            "(emb.weight); named_parameters(remove_duplicate=False) lists it under both.") from None
+    require(not model.emb.weight.requires_grad, (
+        f"{call}: the tied weight still requires grad; {names[0]!r} names it"))
+
+
+@pytest.mark.task(FREEZE, category="properties")
+def test_freeze_takes_any_iterable_of_names(candidate):
+    """names may be any iterable, a generator included, which can be read only once."""
+    model = Tower()
+    names = ["fc1", "block.norm"]
+    candidate.freeze(model, (name for name in names))
+    frozen_names = {n for n, p in model.named_parameters() if not p.requires_grad}
+    expected = named_by(names)
+    require(frozen_names == expected, (
+        f"freeze(model, (name for name in {names!r})), names given as a generator: the frozen "
+        f"parameters are {sorted(frozen_names)}, expected {sorted(expected)}. names is any "
+        "iterable, and a generator is used up by the first loop over it: checking the names in "
+        "one loop and freezing in another sees nothing the second time. Make a list first: "
+        "names = list(names)."))
 
 
 @pytest.mark.task(FREEZE, category="properties")

@@ -27,7 +27,7 @@ def grad_of(f: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:
         out = f(leaf)
         if out.numel() != 1:
             raise ValueError("grad_of: f(x) must be a single number")
-        if out.grad_fn is None:
+        if not out.requires_grad:  # no graph from x; f(x) = x itself has none but requires grad
             return torch.zeros_like(x)
         return torch.autograd.grad(out.reshape(()), [leaf], materialize_grads=True)[0]
 

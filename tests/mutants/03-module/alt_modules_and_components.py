@@ -71,7 +71,7 @@ def freeze(module: nn.Module, names: Iterable[str]) -> None:
     A name is a full parameter name ("fc2.bias") or a submodule path ("fc1": fc1.weight,
     fc1.bias, but not fc10.weight). ValueError, with nothing frozen, if a name names no parameter.
     """
-    params = list(module.named_parameters())
+    params = list(module.named_parameters(remove_duplicate=False))  # tied: under every name
     wanted = [name.split(".") for name in names]
     for parts in wanted:
         if not any(full.split(".")[: len(parts)] == parts for full, _ in params):
