@@ -11,7 +11,7 @@ from torch import Tensor
 
 
 KATA_EXPECT = {"status": "fail", "task": "tensor_nbytes",
-               "category": "values", "message": "tensor_nbytes"}
+               "category": "values", "message": "iinfo"}
 
 
 def pairwise_sq_distances(x: Tensor, y: Tensor) -> Tensor:

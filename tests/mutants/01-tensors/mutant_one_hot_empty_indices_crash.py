@@ -11,7 +11,7 @@ from torch import Tensor
 
 
 KATA_EXPECT = {"status": "fail", "task": "one_hot",
-               "category": "values", "message": "empty"}
+               "category": "shape", "message": "empty"}
 
 
 def pairwise_sq_distances(x: Tensor, y: Tensor) -> Tensor:

@@ -13,7 +13,7 @@ from torch import Tensor, nn
 
 
 KATA_EXPECT = {"status": "fail", "task": "Embedding",
-               "category": "shape", "message": "Embedding"}
+               "category": "shape", "message": "index_select"}
 
 
 class Linear(nn.Module):

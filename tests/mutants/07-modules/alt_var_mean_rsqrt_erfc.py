@@ -1,8 +1,5 @@
-"""07-modules mutant: Linear divides by √in_features without a guard, so Linear(0, k),
-which torch builds, raises ZeroDivisionError.
-
-A copy of the reference with this one mistake; the grader must fail it as KATA_EXPECT says.
-"""
+"""07-modules alternative: LayerNorm through torch.var_mean and rsqrt,
+GELU through erfc, Dropout through torch.bernoulli, Linear initialised by nn.init."""
 
 from __future__ import annotations
 
@@ -13,8 +10,7 @@ import torch
 from torch import Tensor, nn
 
 
-KATA_EXPECT = {"status": "fail", "task": "Linear",
-               "category": "properties", "message": "in_features=0"}
+KATA_EXPECT = {"status": "pass"}
 
 
 class Linear(nn.Module):
@@ -26,8 +22,9 @@ class Linear(nn.Module):
         self.in_features = in_features
         self.out_features = out_features
         # torch's default: uniform in ±1/√fan_in keeps the output's scale near the input's
-        bound = 1 / math.sqrt(in_features)
-        self.weight = nn.Parameter(torch.empty(out_features, in_features).uniform_(-bound, bound))
+        bound = 1 / math.sqrt(in_features) if in_features > 0 else 0.0
+        self.weight = nn.Parameter(torch.empty(out_features, in_features))
+        nn.init.uniform_(self.weight, -bound, bound)
         if bias:
             self.bias = nn.Parameter(torch.empty(out_features).uniform_(-bound, bound))
         else:
@@ -71,11 +68,9 @@ class LayerNorm(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         """Return (x - mean) / √(var + eps) * weight + bias over the last dim of x (..., C)."""
-        mean = x.mean(dim=-1, keepdim=True)  # (..., 1)
         # centre first: the variance of x - mean does not cancel however far x is from zero
-        centered = x - mean  # (..., C)
-        var = (centered * centered).mean(dim=-1, keepdim=True)  # (..., 1), biased: / C
-        return centered / torch.sqrt(var + self.eps) * self.weight + self.bias  # (..., C)
+        var, mean = torch.var_mean(x, dim=-1, keepdim=True, correction=0)  # (..., 1) each
+        return (x - mean) * torch.rsqrt(var + self.eps) * self.weight + self.bias  # (..., C)
 
 
 class Dropout(nn.Module):
@@ -95,7 +90,7 @@ class Dropout(nn.Module):
         if self.p == 1.0:
             # everything dropped; x * 0 rather than a new tensor keeps the autograd graph
             return x * 0.0
-        keep = torch.rand_like(x) >= self.p  # (...), True with probability 1 - p
+        keep = torch.bernoulli(torch.full_like(x, 1.0 - self.p))  # 1 with probability 1 - p
         # dividing by 1 - p keeps the expected value, so eval mode needs no rescaling
         return x * keep / (1.0 - self.p)
 
@@ -115,7 +110,7 @@ class GELU(nn.Module):
         if self.approximate == "tanh":
             inner = math.sqrt(2.0 / math.pi) * (x + 0.044715 * x * x * x)
             return 0.5 * x * (1.0 + torch.tanh(inner))
-        return 0.5 * x * (1.0 + torch.erf(x / math.sqrt(2.0)))  # Φ(x) = (1 + erf(x/√2)) / 2
+        return 0.5 * x * torch.erfc(-x / math.sqrt(2.0))  # Φ(x) = erfc(-x/√2) / 2
 
 
 def param_count(module_name: str, **kwargs: Any) -> int:
