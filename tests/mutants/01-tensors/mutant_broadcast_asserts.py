@@ -9,7 +9,6 @@ import math
 import torch
 from torch import Tensor
 
-
 KATA_EXPECT = {"status": "fail", "task": "broadcast_shape",
                "category": "values", "message": "AssertionError"}
 

@@ -9,7 +9,6 @@ import math
 import torch
 from torch import Tensor
 
-
 KATA_EXPECT = {"status": "fail", "task": "broadcast_shape",
                "category": "values", "message": "torch broadcasts"}
 
@@ -33,10 +32,6 @@ def one_hot(indices: Tensor, num_classes: int) -> Tensor:
 
 def broadcast_shape(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:
     """The shape that tensors of shapes a and b broadcast to; ValueError if they can't."""
-    rank = max(len(a), len(b))
-    # Missing leading dimensions behave as size 1, so pad on the left and compare position-wise.
-    a_padded = (1,) * (rank - len(a)) + tuple(a)
-    b_padded = (1,) * (rank - len(b)) + tuple(b)
     result = []
     for size_a, size_b in zip(reversed(a), reversed(b)):
         if size_a != size_b and size_a != 1 and size_b != 1:

@@ -9,7 +9,6 @@ import math
 import torch
 from torch import Tensor
 
-
 KATA_EXPECT = {"status": "fail", "task": "pairwise_sq_distances",
                "category": "values", "message": "in place"}
 

@@ -8,7 +8,6 @@ import math
 import torch
 from torch import Tensor
 
-
 KATA_EXPECT = {"status": "fail", "task": "tensor_nbytes",
                "category": "values", "message": "bits"}
 

@@ -11,7 +11,6 @@ import operator
 import torch
 from torch import Tensor
 
-
 KATA_EXPECT = {"status": "fail", "task": "tensor_nbytes",
                "category": "values", "message": "TypeError"}
 

@@ -9,7 +9,6 @@ import math
 import torch
 from torch import Tensor
 
-
 KATA_EXPECT = {"status": "fail", "task": "one_hot",
                "category": "properties", "message": "-1 is negative"}
 

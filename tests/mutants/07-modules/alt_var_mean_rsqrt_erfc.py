@@ -9,7 +9,6 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-
 KATA_EXPECT = {"status": "pass"}
 
 

@@ -12,7 +12,6 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-
 KATA_EXPECT = {"status": "fail", "task": "Dropout",
                "category": "shape", "message": "float16"}
 
