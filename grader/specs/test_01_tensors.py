@@ -77,6 +77,75 @@ def must_raise_value_error(call: Callable[[], object], what: str, why: str) -> N
     raise AssertionError(f"{what} should raise ValueError ({why}), but it returned {got}.")
 
 
+def telling(mistakes: tuple[Mistake, ...], reference_fn: Callable[..., torch.Tensor],
+            *args: torch.Tensor) -> tuple[Mistake, ...]:
+    """The mistakes that give a wrong answer on these inputs. On some shapes a mistake computes
+    the right thing (a (1, 1) result is its own transpose); naming it there would mislead."""
+    right = reference_fn(*args)
+    kept = []
+    for mistake in mistakes:
+        try:
+            wrong = mistake.compute(*args)
+        except Exception:  # a mistake that cannot run here names nothing anyway
+            continue
+        if not (isinstance(wrong, torch.Tensor) and wrong.shape == right.shape
+                and torch.allclose(wrong.double(), right.double(), rtol=1e-6, atol=1e-9)):
+            kept.append(mistake)
+    return tuple(kept)
+
+
+def transposed_copy(t: torch.Tensor) -> torch.Tensor:
+    """The same values as t (2-D), held as the transpose of a (cols, rows) tensor: a view whose
+    rows are not contiguous, as x.T or a slice of a larger matrix gives."""
+    return t.T.contiguous().T
+
+
+def call_on_views(call: Callable[[], torch.Tensor], what: str) -> torch.Tensor:
+    """`call()`, where a RuntimeError (a view on a non-contiguous tensor) gets a message."""
+    try:
+        return call()
+    except NotImplementedError:
+        raise  # still todo
+    except RuntimeError as exc:
+        raise AssertionError(
+            f"{what} raised RuntimeError: {' '.join(str(exc).split())[:200]}\n  The inputs are "
+            "transposed views (not contiguous), which the task allows. .view() needs contiguous "
+            "memory; add dims by indexing with None (x[:, None, :]) or use .reshape()."
+        ) from None
+
+
+def float64_tolerance(out: torch.Tensor, magnitude: torch.Tensor, terms: int) -> torch.Tensor:
+    """Allowed error of a float64 result: `terms` roundings of `magnitude`, the size of the
+    numbers summed (so cancellation is allowed for), at float64's unit roundoff. Far below what
+    the same arithmetic in float32 loses (2^29 times as much per rounding)."""
+    return 2 * terms * (torch.finfo(torch.float64).eps / 2) * magnitude + 1e-300
+
+
+def check_float64_accuracy(out: object, truth: torch.Tensor, allowed: torch.Tensor,
+                           float32_result: torch.Tensor, what: str) -> None:
+    """out within `allowed` of truth everywhere; the message names the worst element and, when
+    out is what float32 arithmetic gives, says so."""
+    require(isinstance(out, torch.Tensor) and out.shape == truth.shape
+            and out.dtype == torch.float64, (
+                f"{what} must return a float64 tensor of shape {tuple(truth.shape)}"))
+    assert isinstance(out, torch.Tensor)
+    error = (out.detach() - truth).abs().nan_to_num(nan=math.inf)
+    if not (error > allowed).any():
+        return
+    index = tuple(int(i) for i in torch.unravel_index((error / allowed).argmax(), error.shape))
+    message = (
+        f"{what}: {int((error > allowed).sum())} of {error.numel()} entries are off by more than "
+        f"float64 rounding explains.\n  worst at {index}: got {out[index].item():.17g}, expected "
+        f"{truth[index].item():.17g} (error {error[index].item():.3g}, allowed "
+        f"{allowed[index].item():.3g})")
+    gap32 = (out.detach() - float32_result).abs()
+    if bool((gap32 <= 1e-6 * float32_result.abs() + 1e-30).all()):
+        message += ("\n  Likely mistake: the arithmetic ran in float32 (.float(), a float32 "
+                    "tensor or constant) and was cast back; float64 inputs need float64 "
+                    "arithmetic throughout.")
+    raise AssertionError(message)
+
+
 # pairwise_sq_distances ------------------------------------------------------------------------
 
 
@@ -110,16 +179,18 @@ DISTANCE_MISTAKES = (
 
 @pytest.mark.task("pairwise_sq_distances", category="shape")
 def test_distances_are_n_by_m_in_the_input_dtype(candidate):
-    """(N, D) and (M, D) give (N, M), in the dtype of the inputs."""
-    for dtype in (torch.float32, torch.float64):
-        x, y = randn((3, 4), seed=0, dtype=dtype), randn((5, 4), seed=1, dtype=dtype)
+    """(N, D) and (M, D) give (N, M), in the dtype of the inputs, also when N or M is 1."""
+    for dtype, (N, M) in ((torch.float32, (3, 5)), (torch.float64, (3, 5)),
+                          (torch.float32, (1, 5)), (torch.float32, (3, 1))):
+        x, y = randn((N, 4), seed=0, dtype=dtype), randn((M, 4), seed=1, dtype=dtype)
         out = candidate.pairwise_sq_distances(x, y)
         require(isinstance(out, torch.Tensor), (
             f"pairwise_sq_distances returned {type(out).__name__}; return a tensor"))
-        require(out.shape == (3, 5), (
-            f"pairwise_sq_distances(x of shape (3, 4), y of shape (5, 4)) has shape "
-            f"{tuple(out.shape)}; expected (3, 5) = (N, M): one row per point of x, one column "
-            f"per point of y"))
+        require(out.shape == (N, M), (
+            f"pairwise_sq_distances(x of shape ({N}, 4), y of shape ({M}, 4)) has shape "
+            f"{tuple(out.shape)}; expected {(N, M)} = (N, M): one row per point of x, one column "
+            f"per point of y" + (" (a dim of size 1 stays: don't squeeze)" if 1 in (N, M)
+                                 else "")))
         require(out.dtype == dtype, (
             f"pairwise_sq_distances on {dtype} inputs returned {out.dtype}; keep the input dtype"))
 
@@ -131,7 +202,37 @@ def test_distances_match_the_reference(candidate, reference, N, M, D, seed, dtyp
     x, y = randn((N, D), seed, dtype), randn((M, D), seed + 1, dtype)
     assert_matches(candidate.pairwise_sq_distances(x, y), reference.pairwise_sq_distances, x, y,
                    what=f"pairwise_sq_distances on x {tuple(x.shape)}, y {tuple(y.shape)}, {dtype}",
-                   mistakes=DISTANCE_MISTAKES)
+                   mistakes=telling(DISTANCE_MISTAKES, reference.pairwise_sq_distances, x, y))
+
+
+@pytest.mark.task("pairwise_sq_distances", category="values")
+@given(N=sizes(1, 6), M=sizes(1, 6), D=sizes(1, 6), seed=seeds())
+@example(N=1, M=1, D=2, seed=0)
+@example(N=4, M=3, D=5, seed=1)
+def test_distances_are_float64_accurate_for_float64_points(candidate, N, M, D, seed):
+    """Float64 points get float64 accuracy: within a few float64 roundings of ||x||² + ||y||²
+    (which allows the expansion), far below what float32 arithmetic loses."""
+    x, y = randn((N, D), seed), randn((M, D), seed + 1)
+    out = candidate.pairwise_sq_distances(x, y)
+    truth = (x[:, None, :] - y[None, :, :]).pow(2).sum(-1)  # (N, M)
+    magnitude = x.pow(2).sum(-1)[:, None] + y.pow(2).sum(-1)[None, :] + truth
+    float32_result = (x.float()[:, None, :] - y.float()[None, :, :]).pow(2).sum(-1).double()
+    check_float64_accuracy(out, truth, float64_tolerance(out, magnitude, D + 2), float32_result,
+                           f"pairwise_sq_distances on float64 x {(N, D)}, y {(M, D)}")
+
+
+@pytest.mark.task("pairwise_sq_distances", category="values")
+@given(N=sizes(1, 6), M=sizes(1, 6), D=sizes(2, 6), seed=seeds(), dtype=float_dtypes())
+@example(N=3, M=4, D=5, seed=0, dtype=torch.float32)
+def test_distances_of_transposed_inputs(candidate, reference, N, M, D, seed, dtype):
+    """x and y may be non-contiguous views (x = points.T): the same distances."""
+    x = transposed_copy(randn((N, D), seed, dtype))
+    y = transposed_copy(randn((M, D), seed + 1, dtype))
+    what = (f"pairwise_sq_distances on transposed (non-contiguous) views x {(N, D)}, "
+            f"y {(M, D)}, {dtype}")
+    out = call_on_views(lambda: candidate.pairwise_sq_distances(x, y), what)
+    assert_matches(out, reference.pairwise_sq_distances, x, y, what=what,
+                   mistakes=telling(DISTANCE_MISTAKES, reference.pairwise_sq_distances, x, y))
 
 
 @pytest.mark.task("pairwise_sq_distances", category="values")
@@ -247,6 +348,48 @@ def test_one_hot_is_float32_with_the_class_axis_last(candidate):
             "or feed to a loss), whatever the indices' dtype. Convert with .to(torch.float32)."))
 
 
+@pytest.mark.task("one_hot", category="shape")
+def test_one_hot_is_float32_whatever_the_default_dtype(candidate):
+    """float32 also when torch.set_default_dtype(torch.float64) is in force (notebooks do that)."""
+    indices = _random_indices((2, 3), 4, seed=0)
+    previous = torch.get_default_dtype()
+    # set_default_dtype also rebinds torch.Storage; the patch tells the tamper guard it is ours
+    with sandbox.patched(torch, "Storage", torch.DoubleStorage):
+        torch.set_default_dtype(torch.float64)
+        try:
+            out = candidate.one_hot(indices, 4)
+        finally:
+            torch.set_default_dtype(previous)
+    require(isinstance(out, torch.Tensor), f"one_hot returned {type(out).__name__}")
+    require(out.dtype == torch.float32, (
+        f"one_hot under torch.set_default_dtype(torch.float64) returned {out.dtype}; it must be "
+        "float32 whatever the default dtype. torch.where on Python numbers, torch.zeros or "
+        "torch.ones without a dtype follow the default; convert with .to(torch.float32) or pass "
+        "dtype=torch.float32."))
+
+
+@pytest.mark.task("one_hot", category="shape")
+@pytest.mark.parametrize("shape", [(0,), (2, 0)], ids=["(0,)", "(2, 0)"])
+def test_one_hot_of_no_indices_is_empty(candidate, shape):
+    """An empty indices tensor is valid (nothing to check): float32 of shape (*shape, C)."""
+    indices = torch.zeros(shape, dtype=torch.int64)
+    try:
+        out = candidate.one_hot(indices, 3)
+    except NotImplementedError:
+        raise
+    except (RuntimeError, IndexError, ValueError) as exc:
+        raise AssertionError(
+            f"one_hot(an empty indices tensor of shape {shape}, num_classes=3) raised "
+            f"{type(exc).__name__}: {' '.join(str(exc).split())[:160]}\n  No indices means "
+            "nothing out of range: return an empty (..., 3) tensor. min() and max() of an empty "
+            "tensor raise, so check indices.numel() > 0 before taking them.") from None
+    require(isinstance(out, torch.Tensor) and out.shape == (*shape, 3)
+            and out.dtype == torch.float32, (
+                f"one_hot(an empty indices tensor of shape {shape}, num_classes=3) returned "
+                f"{getattr(out, 'dtype', type(out).__name__)} of shape "
+                f"{tuple(getattr(out, 'shape', ()))}; expected float32 of shape {(*shape, 3)}"))
+
+
 @pytest.mark.task("one_hot", category="values")
 @given(shape=small_shapes(min_dims=0, max_dims=3, max_side=4), num_classes=sizes(1, 6),
        seed=seeds())
@@ -298,6 +441,14 @@ def test_one_hot_uses_no_python_loop(candidate):
         return lambda: candidate.one_hot(indices, 4)
 
     assert_op_count_constant(make_call, sizes=(5, 11, 44), dim="number of indices")
+
+    def make_call_classes(num_classes: int) -> Callable[[], object]:
+        indices = _random_indices((6,), num_classes, seed=num_classes)
+        return lambda: candidate.one_hot(indices, num_classes)
+
+    assert_op_count_constant(make_call_classes, sizes=(4, 9, 36), dim="number of classes",
+                             advice="Compare all classes at once: indices[..., None] == "
+                                    "torch.arange(num_classes) broadcasts to (..., C).")
 
 
 @pytest.mark.task("one_hot", category="structure")
@@ -494,6 +645,8 @@ def test_sliding_windows_keep_only_full_windows(candidate):
 
 @pytest.mark.task("sliding_windows", category="values")
 @given(case=window_cases())
+@example(case=(10, 3, 2, "every other element", 0))
+@example(case=(9, 2, 3, "offset", 1))
 def test_sliding_windows_match_the_reference(candidate, reference, case):
     """Row w is x[w*stride : w*stride + size], also when x is itself a strided or offset view."""
     n, size, stride, layout, seed = case
@@ -565,6 +718,9 @@ NBYTES_MISTAKES = (
 @example(shape=(1024, 768), dtype=torch.bfloat16)
 @example(shape=(), dtype=torch.int8)
 @example(shape=(4, 0, 3), dtype=torch.float64)
+@example(shape=(3, 5), dtype=torch.bool)
+@example(shape=(2, 3), dtype=torch.complex64)
+@example(shape=(7,), dtype=torch.uint16)
 def test_tensor_nbytes_is_numel_times_element_size(candidate, shape, dtype):
     """bytes = (product of the shape) * (bytes per element of dtype), as a Python int."""
     numel = torch.Size(shape).numel()
@@ -620,17 +776,20 @@ OUTER_MISTAKES = (
 
 @pytest.mark.task("batched_outer", category="shape")
 def test_batched_outer_is_b_by_n_by_m(candidate):
-    """(B, N) and (B, M) give (B, N, M) in the inputs' dtype."""
-    for dtype in (torch.float32, torch.float64):
-        a, b = randn((2, 3), 0, dtype), randn((2, 5), 1, dtype)
+    """(B, N) and (B, M) give (B, N, M) in the inputs' dtype, also when B, N or M is 1."""
+    for dtype, (B, N, M) in ((torch.float32, (2, 3, 5)), (torch.float64, (2, 3, 5)),
+                             (torch.float32, (1, 3, 5)), (torch.float32, (2, 1, 5))):
+        a, b = randn((B, N), 0, dtype), randn((B, M), 1, dtype)
         out = candidate.batched_outer(a, b)
         require(isinstance(out, torch.Tensor), f"batched_outer returned {type(out).__name__}")
-        message = (f"batched_outer(a of shape (2, 3), b of shape (2, 5)) has shape "
-                   f"{tuple(out.shape)}; expected (2, 3, 5) = (B, N, M)")
-        if tuple(out.shape) == (2, 5, 3):
+        message = (f"batched_outer(a of shape {(B, N)}, b of shape {(B, M)}) has shape "
+                   f"{tuple(out.shape)}; expected {(B, N, M)} = (B, N, M)")
+        if tuple(out.shape) == (B, M, N) and N != M:
             message += (": your result is transposed. out[k, i, j] = a[k, i] * b[k, j], so a's "
                         "index comes first")
-        require(out.shape == (2, 3, 5), message)
+        elif 1 in (B, N):
+            message += " (a dim of size 1 stays: don't squeeze)"
+        require(out.shape == (B, N, M), message)
         require(out.dtype == dtype, f"batched_outer on {dtype} inputs returned {out.dtype}")
 
 
@@ -641,7 +800,33 @@ def test_batched_outer_matches_the_reference(candidate, reference, B, N, M, seed
     a, b = randn((B, N), seed, dtype), randn((B, M), seed + 1, dtype)
     assert_matches(candidate.batched_outer(a, b), reference.batched_outer, a, b,
                    what=f"batched_outer on a {tuple(a.shape)}, b {tuple(b.shape)}, {dtype}",
-                   mistakes=OUTER_MISTAKES)
+                   mistakes=telling(OUTER_MISTAKES, reference.batched_outer, a, b))
+
+
+@pytest.mark.task("batched_outer", category="values")
+@given(B=sizes(1, 4), N=sizes(1, 5), M=sizes(1, 5), seed=seeds())
+@example(B=2, N=3, M=4, seed=0)
+def test_batched_outer_is_float64_accurate_for_float64_inputs(candidate, B, N, M, seed):
+    """Float64 inputs: each entry is one float64 product, correct to a rounding or two."""
+    a, b = randn((B, N), seed), randn((B, M), seed + 1)
+    out = candidate.batched_outer(a, b)
+    truth = a[:, :, None] * b[:, None, :]
+    float32_result = (a.float()[:, :, None] * b.float()[:, None, :]).double()
+    check_float64_accuracy(out, truth, float64_tolerance(out, truth.abs(), 1), float32_result,
+                           f"batched_outer on float64 a {(B, N)}, b {(B, M)}")
+
+
+@pytest.mark.task("batched_outer", category="values")
+@given(B=sizes(2, 4), N=sizes(1, 5), M=sizes(1, 5), seed=seeds(), dtype=float_dtypes())
+@example(B=3, N=2, M=4, seed=0, dtype=torch.float32)
+def test_batched_outer_of_transposed_inputs(candidate, reference, B, N, M, seed, dtype):
+    """a and b may be non-contiguous views (a = rows.T): the same outer products."""
+    a = transposed_copy(randn((B, N), seed, dtype))
+    b = transposed_copy(randn((B, M), seed + 1, dtype))
+    what = f"batched_outer on transposed (non-contiguous) views a {(B, N)}, b {(B, M)}, {dtype}"
+    out = call_on_views(lambda: candidate.batched_outer(a, b), what)
+    assert_matches(out, reference.batched_outer, a, b, what=what,
+                   mistakes=telling(OUTER_MISTAKES, reference.batched_outer, a, b))
 
 
 @pytest.mark.task("batched_outer", category="structure")
@@ -652,3 +837,13 @@ def test_batched_outer_uses_no_python_loop(candidate):
         return lambda: candidate.batched_outer(a, b)
 
     assert_op_count_constant(make_call, sizes=(2, 6, 24), dim="batch size (B)")
+
+    def vary(dim: str) -> Callable[[int], Callable[[], object]]:
+        def make_call(n: int) -> Callable[[], object]:
+            N, M = (n, 3) if dim == "N" else (3, n)
+            a, b = randn((2, N), 0), randn((2, M), 1)
+            return lambda: candidate.batched_outer(a, b)
+        return make_call
+
+    assert_op_count_constant(vary("N"), sizes=(2, 6, 24), dim="length of a's rows (N)")
+    assert_op_count_constant(vary("M"), sizes=(2, 6, 24), dim="length of b's rows (M)")

@@ -171,6 +171,47 @@ def check_output(out: Any, shape: tuple[int, ...], dtype: torch.dtype, device: t
     require(out.device == device, f"{what} returned a tensor on {out.device}, not {device}")
 
 
+def check_input_unchanged(module: nn.Module, x: Tensor, what: str) -> None:
+    """A forward pass (training mode) leaves the caller's x as it was: shape, dtype, values."""
+    before = x.detach().clone()
+    module.train()
+    module(x)
+    require(x.shape == before.shape and x.dtype == before.dtype and torch.equal(x, before), (
+        f"{what}: forward changed its input x in place (an in-place op such as x.sub_, x.mul_ "
+        "or x -= ...). The caller may still need x; compute a new tensor (x - mean, not "
+        "x.sub_(mean))"))
+
+
+def float64_rounding(truth: Tensor) -> Tensor:
+    """What float64 arithmetic may be off by, element by element: a few hundred roundings of
+    the result's scale. Float32 arithmetic anywhere inside is off by about 1e-7 of it, a
+    hundred thousand times more."""
+    return 1e-12 * (1 + truth.abs())
+
+
+def check_float64_accuracy(out: Any, truth: Tensor, float32_result: Tensor, what: str) -> None:
+    """out within float64 rounding of truth; names the worst element and, when out matches what
+    float32 arithmetic gives, says so."""
+    require(isinstance(out, Tensor) and out.shape == truth.shape and out.dtype == torch.float64,
+            f"{what} must return a float64 tensor of shape {tuple(truth.shape)}")
+    error = (out.detach() - truth).abs().nan_to_num(nan=math.inf)
+    allowed = float64_rounding(truth)
+    if not bool((error > allowed).any()):
+        return
+    index = tuple(int(i) for i in torch.unravel_index((error / allowed).argmax(), error.shape))
+    message = (
+        f"{what}: {int((error > allowed).sum())} of {error.numel()} elements are off by more "
+        f"than float64 rounding explains.\n  worst at {index}: got {float(out[index]):.17g}, "
+        f"expected {float(truth[index]):.17g} (error {float(error[index]):.3g}, allowed "
+        f"{float(allowed[index]):.3g})")
+    gap32 = (out.detach() - float32_result).abs()
+    if bool((gap32 <= 1e-5 * (1 + float32_result.abs())).all()):
+        message += ("\n  Likely mistake: part of the arithmetic ran in float32 (.float(), a "
+                    "float32 tensor such as torch.tensor(2.0), or a float32 copy of x) and was "
+                    "cast back; float64 inputs need float64 arithmetic throughout.")
+    raise AssertionError(message)
+
+
 def forward_backward(module: nn.Module, x: Tensor) -> Callable[[], None]:
     """One training-mode forward and backward through `module`."""
 
@@ -263,6 +304,13 @@ def test_linear_has_torchs_parameters(candidate, bias):
     expected = {"weight": (3, 5), "bias": (3,)} if bias else {"weight": (3, 5)}
     check_parameters(module, expected, f"Linear(in_features=5, out_features=3, bias={bias})",
                      LINEAR_LAYOUT)
+    if not bias:
+        held = getattr(module, "bias", "no attribute")
+        require(held is None, (
+            f"Linear(in_features=5, out_features=3, bias=False) has `bias` = "
+            f"{type(held).__name__ if isinstance(held, Tensor) else repr(held)}; torch keeps the "
+            "attribute and sets it to None, so that `if self.bias is not None` works and "
+            ".to(device) has nothing left behind: self.register_parameter('bias', None)"))
 
 
 @pytest.mark.task(LINEAR, category="structure")
@@ -305,6 +353,51 @@ def test_linear_starts_from_torchs_uniform_range(candidate):
     require(largest_bias <= bound * (1 + 1e-6), (
         f"{what} has a bias of magnitude {largest_bias:.4g}, outside ±{bound:.4g}; torch draws "
         "the bias from the same range as the weight (zeros are fine too)"))
+
+
+@pytest.mark.task(LINEAR, category="properties")
+def test_linear_uses_its_whole_init_range(candidate):
+    """The weights spread over ±1/√in_features: 2048 uniform draws reach beyond 0.9 of it."""
+    in_features, out_features = 64, 32
+    bound = 1 / math.sqrt(in_features)
+    what = f"a new Linear(in_features={in_features}, out_features={out_features})"
+    weight = getattr(candidate.Linear(in_features, out_features), "weight", None)
+    require(isinstance(weight, Tensor), f"{what} has no tensor `weight`. {LINEAR_LAYOUT}")
+    largest = float(weight.detach().abs().max())
+    # uniform in ±bound: all 2048 weights below 0.9 * bound has probability 0.9 ** 2048 < 1e-93
+    if largest >= 0.9 * bound:
+        return
+    likely = ""
+    if largest <= (1 / in_features) * (1 + 1e-6):
+        likely = ("\n  Likely mistake: the bound is 1/in_features; it is 1/√in_features "
+                  "(math.sqrt).")
+    elif largest <= (1 / math.sqrt(out_features)) * (1 + 1e-6) < bound:
+        likely = "\n  Likely mistake: the bound uses out_features; it is 1/√in_features."
+    raise AssertionError(
+        f"{what}: the largest weight is {largest:.4g}, but weights drawn uniformly in "
+        f"±1/√in_features = ±{bound:.4g} reach beyond {0.9 * bound:.4g} (a miss has probability "
+        "below 1e-93). Initialise as torch does: torch.empty(out_features, "
+        f"in_features).uniform_(-bound, bound) with bound = 1/√in_features.{likely}")
+
+
+@pytest.mark.task(LINEAR, category="properties")
+def test_two_new_linears_start_different(candidate):
+    """Each new Linear draws fresh weights from the global RNG, never reseeding it."""
+    first, second = candidate.Linear(8, 4), candidate.Linear(8, 4)
+    weights = [getattr(m, "weight", None) for m in (first, second)]
+    require(all(isinstance(w, Tensor) for w in weights),
+            f"a new Linear(8, 4) has no tensor `weight`. {LINEAR_LAYOUT}")
+    require(not torch.equal(weights[0], weights[1]), (
+        "two Linear(8, 4) built one after the other have identical weights. Does __init__ call "
+        "torch.manual_seed? That resets the caller's RNG and makes every layer start alike; draw "
+        "from the RNG as it is, and leave seeding to the caller"))
+
+
+@pytest.mark.task(LINEAR, category="properties")
+def test_linear_leaves_x_unchanged(candidate, device):
+    """forward does not modify its input."""
+    mine, _ = linear_pair(candidate, TYPICAL_LINEAR, device)
+    check_input_unchanged(mine, TYPICAL_LINEAR.x(device), TYPICAL_LINEAR.describe())
 
 
 @pytest.mark.task(LINEAR, category="values")
@@ -429,6 +522,41 @@ def test_embedding_starts_random(candidate):
         f"{what} has only {distinct} different rows out of 50, so different ids start with the "
         "same vector and get the same updates. Draw the table from N(0, 1): "
         "nn.Parameter(torch.randn(num_embeddings, embedding_dim))"))
+
+
+@pytest.mark.task(EMBEDDING, category="properties")
+def test_embedding_starts_from_a_standard_normal(candidate):
+    """A new table is N(0, 1), as torch's: over 16,000 entries the mean is within 0.05 of 0 and
+    the standard deviation within 0.05 of 1 (both more than 6 standard errors)."""
+    weight = getattr(candidate.Embedding(num_embeddings=1000, embedding_dim=16), "weight", None)
+    what = "a new Embedding(num_embeddings=1000, embedding_dim=16)"
+    require(isinstance(weight, Tensor), f"{what} has no tensor `weight`. {EMBEDDING_LAYOUT}")
+    values = weight.detach().double().flatten()
+    mean, std = float(values.mean()), float(values.std())
+    if abs(mean) <= 0.05 and abs(std - 1) <= 0.05:
+        return
+    likely = ""
+    if float(values.min()) >= 0 and float(values.max()) < 1:
+        likely = ("\n  Likely mistake: torch.rand draws uniformly in [0, 1); torch.randn draws "
+                  "from N(0, 1).")
+    elif abs(mean) <= 0.05 and std < 0.5:
+        likely = (f"\n  Likely mistake: the table was scaled (by about {std:.3g}); GPT-2 does "
+                  "that in its own init, but this layer starts as torch's does, unscaled.")
+    raise AssertionError(
+        f"{what} has entries with mean {mean:.4g} and standard deviation {std:.4g}; torch draws "
+        "them from N(0, 1): nn.Parameter(torch.randn(num_embeddings, embedding_dim))." + likely)
+
+
+@pytest.mark.task(EMBEDDING, category="properties")
+def test_two_new_embeddings_start_different(candidate):
+    """Each new Embedding draws a fresh table from the global RNG, never reseeding it."""
+    tables = [getattr(candidate.Embedding(10, 4), "weight", None) for _ in range(2)]
+    require(all(isinstance(w, Tensor) for w in tables),
+            f"a new Embedding(10, 4) has no tensor `weight`. {EMBEDDING_LAYOUT}")
+    require(not torch.equal(tables[0], tables[1]), (
+        "two Embedding(10, 4) built one after the other have identical tables. Does __init__ "
+        "call torch.manual_seed? That resets the caller's RNG and makes every table start alike; "
+        "draw from the RNG as it is, and leave seeding to the caller"))
 
 
 @pytest.mark.task(EMBEDDING, category="values")
@@ -622,6 +750,33 @@ def test_layernorm_is_accurate_far_from_zero(candidate, device, C):
                    mistakes=layernorm_mistakes(oracle))
 
 
+@pytest.mark.task(LAYERNORM, category="properties")
+@pytest.mark.parametrize("case", [TYPICAL_LAYERNORM, SMALL_SPREAD], ids=["spread 1", "spread 0.01"])
+def test_layernorm_leaves_x_unchanged(candidate, device, case):
+    """forward does not modify its input (LayerNorm of a centred x is the same, so an output
+    check alone would not see x.sub_(mean))."""
+    mine, _ = layernorm_pair(candidate, case, device)
+    check_input_unchanged(mine, case.x(device), case.describe())
+
+
+@pytest.mark.task(LAYERNORM, category="values")
+@given(case=layernorm_cases())
+@example(case=TYPICAL_LAYERNORM)
+@example(case=LayerNormCase(batch=(3,), C=6, eps=1e-5, scale=1.0, seed=11, offset=3.0))
+def test_layernorm_is_float64_accurate_in_float64(candidate, device, case):
+    """A float64 LayerNorm is within float64 rounding of torch's (about 1e-12 of each output),
+    far inside what float32 arithmetic anywhere in it loses."""
+    mine, oracle = layernorm_pair(candidate, case, device)
+    x = case.x(device)
+    with torch.no_grad():
+        truth = oracle(x)
+        oracle32 = nn.LayerNorm(case.C, eps=case.eps).to(device)
+        oracle32.load_state_dict({k: v.float() for k, v in oracle.state_dict().items()})
+        float32_result = oracle32(x.float()).double()
+    check_float64_accuracy(mine(x), truth, float32_result,
+                           f"output of {case.describe()} in float64")
+
+
 @pytest.mark.task(LAYERNORM, category="grad")
 @given(case=layernorm_cases())
 @example(case=TYPICAL_LAYERNORM)
@@ -660,6 +815,8 @@ def seeded_call(module: nn.Module, x: Tensor, seed: int) -> Tensor:
 @pytest.mark.task(DROPOUT, category="shape")
 @given(shape=st.lists(st.integers(1, 5), max_size=3).map(tuple), dtype=float_dtypes(),
        training=st.booleans(), p=st.sampled_from((0.0, 0.3, 1.0)))
+@example(shape=(4, 5), dtype=torch.bfloat16, training=True, p=0.3)
+@example(shape=(4, 5), dtype=torch.float16, training=True, p=0.3)
 def test_dropout_keeps_the_shape_and_dtype_of_x(candidate, device, shape, dtype, training, p):
     """In training and in eval mode, the output has the shape, dtype and device of x."""
     module = candidate.Dropout(p=p).to(device).train(training)
@@ -854,6 +1011,23 @@ def test_dropout_gradient_is_the_same_mask_and_scale(candidate, device, p):
         "the forward pass: compute the output as x * keep / (1 - p) and let autograd do it")
 
 
+@pytest.mark.task(DROPOUT, category="grad")
+def test_dropout_p_one_keeps_the_graph(candidate, device):
+    """With p = 1 the output is zeros that still hang on x: the gradient reaching x is zero,
+    not missing (torch's dropout returns x * 0)."""
+    x = positive_input((6, 5), 9, device).requires_grad_()
+    out = seeded_call(dropout_in_training(candidate, 1.0, device), x, 0)
+    what = "Dropout(p=1.0) in training mode on x of shape (6, 5)"
+    require(isinstance(out, Tensor) and out.requires_grad, (
+        f"{what}: the output is cut off from the autograd graph, so a loss behind it cannot "
+        "backpropagate (\"element 0 of tensors does not require grad\"). torch.zeros_like(x) "
+        "makes a new tensor; return x * 0.0 so the gradient reaching x is zero, not missing"))
+    (grad,) = torch.autograd.grad(out, x, torch.ones_like(out), allow_unused=True)
+    require(grad is not None and bool((grad == 0).all()), (
+        f"{what}: the gradient reaching x should be all zeros (every element dropped), got "
+        f"{'none' if grad is None else values_of(grad)}"))
+
+
 # --- GELU --------------------------------------------------------------------------------------
 
 
@@ -963,6 +1137,31 @@ def test_gelu_in_float32(candidate, device, case):
     assert_matches(module(x), nn.GELU(approximate=case.approximate), x,
                    what=f"output of {case.describe()} in float32",
                    mistakes=gelu_mistakes(case.approximate))
+
+
+@pytest.mark.task(GELU, category="properties")
+@pytest.mark.parametrize("approximate", ["none", "tanh"])
+def test_gelu_leaves_x_unchanged(candidate, device, approximate):
+    """forward does not modify its input."""
+    case = GeluCase(shape=(4, 16), approximate=approximate, seed=2)
+    module = candidate.GELU(approximate=approximate).to(device)
+    check_input_unchanged(module, case.x(device), case.describe())
+
+
+@pytest.mark.task(GELU, category="values")
+@given(case=gelu_cases())
+@example(case=TYPICAL_GELU)
+@example(case=TYPICAL_TANH_GELU)
+def test_gelu_is_float64_accurate_in_float64(candidate, device, case):
+    """A float64 GELU is within float64 rounding of torch's (about 1e-12 of each output), far
+    inside what a float32 constant or a float32 erf loses."""
+    module = candidate.GELU(approximate=case.approximate).to(device)
+    x = case.x(device)
+    oracle = nn.GELU(approximate=case.approximate)
+    with torch.no_grad():
+        truth, float32_result = oracle(x), oracle(x.float()).double()
+    check_float64_accuracy(module(x), truth, float32_result,
+                           f"output of {case.describe()} in float64")
 
 
 @pytest.mark.task(GELU, category="grad")
