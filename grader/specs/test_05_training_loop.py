@@ -729,6 +729,11 @@ def test_lr_at_returns_a_python_float(candidate):
         as_float(candidate.lr_at(step, *config), lr_call(step, config))
 
 
+def reference_lr(step: int, config: tuple[float, int, int, float]) -> float:
+    """The lesson's schedule, without mistakes."""
+    return closed_form(step, *config)
+
+
 @pytest.mark.task(LR_AT, category="values")
 def test_lr_at_matches_the_closed_form_at_warmup_end_midpoint_and_end(candidate):
     """Warmup starts at max_lr / warmup_steps and ends at max_lr; the decay passes the mean of
@@ -742,17 +747,22 @@ def test_lr_at_matches_the_closed_form_at_warmup_end_midpoint_and_end(candidate)
                                 "(max_lr + min_lr) / 2"),
         total: (min_lr, "the end, min_lr"),
     }
+    # the quarter points too: one wrong value can match a mistake by coincidence (progress
+    # computed with // gives max_lr halfway, as a cosine without its 0.5 does)
+    probes = [*landmarks, warmup + (total - warmup) // 4, warmup + 3 * (total - warmup) // 4]
     got_at = {step: as_float(candidate.lr_at(step, *config), lr_call(step, config))
-              for step in landmarks}
+              for step in probes}
+    wrong = [s for s in probes
+             if not math.isclose(got_at[s], reference_lr(s, config), **CLOSE)]
     for step, (expected, what) in landmarks.items():
         got = got_at[step]
         if math.isclose(got, expected, **CLOSE):
             continue
         explained = ""
         for name, description in LR_MISTAKES.items():
-            # a mistake is named only when it explains every landmark, not one by coincidence
+            # named only when it explains every wrong value, not one of them
             if all(math.isclose(got_at[s], closed_form(s, *config, mistake=name), **CLOSE)
-                   for s in landmarks):
+                   for s in wrong):
                 explained = f"\n  Likely mistake: {description}."
                 break
         raise AssertionError(f"{lr_call(step, config)} returned {got!r}; at {what}, it is "

@@ -1,6 +1,6 @@
 """05-training-loop alternative: clipping by hand over the gradients that exist, the loss with its
 outputs named, evaluate counting examples with len(targets), a schedule written into every param group
-through a comprehension, and a checkpoint written to a temporary file and moved into place.
+through a comprehension, and a checkpoint dict built key by key with an extra key.
 """
 
 from __future__ import annotations
@@ -77,12 +77,10 @@ def save_checkpoint(
 ) -> None:
     """Write {"model", "optimizer", "step"} to path with torch.save, loadable weights_only."""
     # state_dicts, not the objects: plain tensors and numbers load with weights_only=True
-    tmp = f"{os.fspath(path)}.tmp"
-    torch.save(
-        {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": int(step)},
-        tmp,
-    )
-    os.replace(tmp, path)  # a crash mid-write never leaves half a checkpoint
+    state = {"step": int(step), "format": 1}
+    state["model"] = model.state_dict()
+    state["optimizer"] = optimizer.state_dict()
+    torch.save(state, os.fspath(path))
 
 
 def load_checkpoint(
