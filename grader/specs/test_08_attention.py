@@ -338,6 +338,10 @@ def mha_mistakes(ref: nn.Module, case: MHACase) -> tuple[Mistake, ...]:
         Mistake("the heads were split with .view(B, num_heads, T, head_dim), which cuts across "
                 "positions; split with .view(B, T, num_heads, head_dim).transpose(1, 2)",
                 mha_with(ref, case, split="view", merge="view")),
+        Mistake("the heads were split with .view(B, num_heads, T, head_dim), which cuts across "
+                "positions (each 'head' gets features of several positions); split with "
+                ".view(B, T, num_heads, head_dim).transpose(1, 2)",
+                mha_with(ref, case, split="view")),
         Mistake("the heads were merged with .view(B, T, d_out) straight from (B, num_heads, T, "
                 "head_dim); transpose(1, 2) back to (B, T, num_heads, head_dim) first",
                 mha_with(ref, case, merge="view")),
