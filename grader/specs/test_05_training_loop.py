@@ -204,7 +204,17 @@ def mistaken_params(mistake: str) -> Callable[[StepCase], Tensor]:
         case, lambda m, b, o, _, clip: plain_step(m, b, o, clip, mistake))
 
 
+def zero_bound_skipped(case: StepCase) -> Tensor:
+    """What a step that tests `if max_grad_norm:` does with max_grad_norm=0.0: no clipping."""
+    if case.max_grad_norm != 0:
+        raise ValueError("only a bound of 0 is mistaken for None")
+    return mistaken_params("no clipping")(case)
+
+
 STEP_MISTAKES = (
+    Mistake("max_grad_norm=0.0 clipped nothing, as if it were None: 0.0 is a bound too (every "
+            "gradient scaled to 0); test `max_grad_norm is not None`, not `if max_grad_norm:`",
+            zero_bound_skipped),
     Mistake("the gradients left in .grad by the previous backward were added to this step's: "
             "call optimizer.zero_grad() before loss.backward() (backward adds into .grad)",
             mistaken_params("no zero_grad")),
@@ -220,7 +230,8 @@ STEP_MISTAKES = (
 @st.composite
 def step_cases(draw: st.DrawFn) -> StepCase:
     return StepCase(B=draw(sizes(1, 6)), optimizer=draw(st.sampled_from(tuple(OPTIMIZERS))),
-                    max_grad_norm=draw(st.sampled_from((None, 0.05, 100.0))), seed=draw(seeds()))
+                    max_grad_norm=draw(st.sampled_from((None, 0.0, 0.05, 100.0))),
+                    seed=draw(seeds()))
 
 
 TYPICAL_STEP = StepCase(B=4, optimizer="SGD(lr=0.1)", max_grad_norm=None, seed=0)
@@ -239,6 +250,7 @@ def test_train_step_returns_the_loss_as_a_python_float(candidate):
 @example(case=StepCase(B=4, optimizer="SGD(lr=0.1)", max_grad_norm=None, seed=1))
 @example(case=StepCase(B=3, optimizer="Adam(lr=0.01)", max_grad_norm=0.05, seed=2))
 @example(case=StepCase(B=5, optimizer="SGD(lr=0.05, momentum=0.9)", max_grad_norm=0.05, seed=3))
+@example(case=StepCase(B=4, optimizer="SGD(lr=0.1)", max_grad_norm=0.0, seed=5))
 def test_train_step_updates_the_parameters_as_the_reference_does(candidate, reference, case):
     """After one step the parameters equal the reference's, and the returned loss is the batch's
     loss with the parameters from before the step."""
@@ -273,6 +285,84 @@ def test_train_step_leaves_the_mode_alone(candidate, mode):
         f"{case.describe()}, the model in {mode} mode: afterwards it is in {now} mode. "
         "train_step leaves the mode as it found it (fit puts the model in train mode once, "
         "evaluate switches to eval mode and back)"))
+
+
+@pytest.mark.task(STEP, category="properties")
+def test_train_step_calls_loss_fn_with_the_outputs_first(candidate):
+    """loss_fn(model(inputs), targets), in that order: most losses are not symmetric
+    (F.cross_entropy takes logits first and class indices second)."""
+    case = TYPICAL_STEP
+    model, batch, optimizer = case.setup()
+    calls: list[tuple[bool, bool]] = []
+
+    def recording_mse(first: Tensor, second: Tensor) -> Tensor:
+        calls.append((first.requires_grad, second is batch[1]))
+        return F.mse_loss(first, second)
+
+    candidate.train_step(model, batch, optimizer, recording_mse)
+    require(len(calls) == 1, (
+        f"{case.describe()}: loss_fn was called {len(calls)} times; one step computes the loss "
+        "once"))
+    output_first, targets_second = calls[0]
+    require(output_first and targets_second, (
+        f"{case.describe()}: loss_fn was called with "
+        f"{'the targets' if not output_first else 'something other than the targets'} as its "
+        f"{'first' if not output_first else 'second'} argument. Call it as "
+        "loss_fn(model(inputs), targets): outputs first, then targets, as F.mse_loss and "
+        "F.cross_entropy expect (a swapped mse_loss gives the same number, a swapped "
+        "cross_entropy does not)."))
+
+
+@pytest.mark.task(STEP, category="properties")
+def test_train_step_leaves_the_global_rng_alone(candidate):
+    """A model without randomness trains without touching torch's global RNG: the caller owns
+    it (no torch.manual_seed inside)."""
+    case = TYPICAL_STEP
+    model, batch, optimizer = case.setup()
+    torch.manual_seed(1234)
+    torch.rand(3)  # a state no seed call gives back
+    before = torch.get_rng_state()
+    candidate.train_step(model, batch, optimizer, mse, 0.5)
+    require(torch.equal(torch.get_rng_state(), before), (
+        f"{case.describe()}: torch's global RNG state changed during the call, though the model "
+        "has no dropout and SGD draws no random numbers. Don't reseed the RNG "
+        "(torch.manual_seed) inside train_step: the caller owns it, and a reseed makes every "
+        "later dropout mask and shuffle the same."))
+
+
+def frozen_first_layer(case: StepCase) -> tuple[nn.Module, tuple[Tensor, Tensor],
+                                                 torch.optim.Optimizer]:
+    """case.setup() with the first Linear frozen and the optimizer over the trainable rest."""
+    model, batch, _ = case.setup()
+    for param in model[0].parameters():
+        param.requires_grad_(False)
+        param.grad = None
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    return model, batch, OPTIMIZERS[case.optimizer](trainable)
+
+
+def params_after_frozen_step(case: StepCase, step: Callable[..., Any]) -> Tensor:
+    model, batch, optimizer = frozen_first_layer(case)
+    step(model, batch, optimizer, mse, case.max_grad_norm)
+    return flat_params(model)
+
+
+FROZEN_STEP = StepCase(B=5, optimizer="SGD(lr=0.05, momentum=0.9)", max_grad_norm=0.05, seed=6)
+
+
+@pytest.mark.task(STEP, category="values")
+def test_train_step_with_frozen_parameters(candidate, reference):
+    """Fine-tuning: the first layer is frozen (requires_grad False, .grad None), the optimizer
+    holds the rest, and clipping covers the parameters that have gradients."""
+    case = FROZEN_STEP
+    what = (f"{case.describe()}, the first Linear frozen (requires_grad=False, .grad None) and "
+            "the optimizer over the other parameters")
+    model, batch, optimizer = frozen_first_layer(case)
+    call_reporting(what, "A frozen parameter has no gradient (.grad is None): clip only the "
+                   "gradients that exist (clip_grad_norm_ skips the others).",
+                   lambda: candidate.train_step(model, batch, optimizer, mse, case.max_grad_norm))
+    assert_matches(flat_params(model), lambda c: params_after_frozen_step(c, reference.train_step),
+                   case, what=f"{what}: the parameters after the step, flattened")
 
 
 @pytest.mark.task(STEP, category="structure")
@@ -419,14 +509,18 @@ class Recorder(nn.Module):
 
 @dataclass(frozen=True)
 class EvalCase:
-    """evaluate over n examples in batches of B (the last one shorter when B does not divide n)."""
+    """evaluate over n examples in batches of B (the last one shorter when B does not divide n,
+    or left out with drop_last)."""
 
     n: int
     B: int
     seed: int
+    drop_last: bool = False
 
     def loader(self) -> DataLoader:
         x, y = make_data(self.n, self.seed)
+        if self.drop_last:
+            return DataLoader(TensorDataset(x, y), batch_size=self.B, drop_last=True)
         return make_loader(x, y, self.B)
 
     def describe(self, mode: str = "train") -> str:
@@ -436,9 +530,11 @@ class EvalCase:
             batches = f"one batch of {self.n} (batch_size={self.B})"
         else:
             batches = (f"{full} batch{'es' * (full != 1)} of {self.B}"
-                       + (f" and one of {last}" if last else ""))
+                       + (f" and one of {last}" if last and not self.drop_last else ""))
+        dropped = (f", drop_last=True (the last {last} left out, {self.n - last} seen)"
+                   if self.drop_last and last else "")
         return (f"evaluate(MLP 3-8-2 with Dropout(0.5) in {mode} mode, a loader of {self.n} "
-                f"examples (inputs (B, 3), targets (B, 2)) in {batches}, F.mse_loss)")
+                f"examples (inputs (B, 3), targets (B, 2)) in {batches}{dropped}, F.mse_loss)")
 
 
 def batch_losses(case: EvalCase) -> list[tuple[float, int]]:
@@ -475,6 +571,7 @@ def test_evaluate_returns_a_python_float(candidate):
 @given(case=eval_cases())
 @example(case=EvalCase(n=7, B=3, seed=0))
 @example(case=EvalCase(n=10, B=4, seed=1))
+@example(case=EvalCase(n=7, B=3, seed=5, drop_last=True))
 def test_evaluate_is_the_mean_loss_per_example(candidate, reference, case):
     """The loss per example over the whole loader, each batch weighted by its size, with dropout
     off, equal to the reference's."""
@@ -489,6 +586,12 @@ def test_evaluate_is_the_mean_loss_per_example(candidate, reference, case):
         if math.isclose(got, mistake(parts), **CLOSE):
             return_message = f"{message}\n  Likely mistake: {description}."
             raise AssertionError(return_message)
+    if case.drop_last and math.isclose(got, sum(loss * b for loss, b in parts) / case.n, **CLOSE):
+        raise AssertionError(
+            f"{message}\n  Likely mistake: you divided by the size of the dataset "
+            f"(len(loader.dataset) = {case.n}); divide by the number of examples the loader "
+            "yielded: one that drops its last batch yields fewer, and a loader need not have a "
+            ".dataset at all.")
     raise AssertionError(message + " Is the model in eval mode (dropout off) for every batch?")
 
 
@@ -626,6 +729,11 @@ def test_lr_at_returns_a_python_float(candidate):
         as_float(candidate.lr_at(step, *config), lr_call(step, config))
 
 
+def reference_lr(step: int, config: tuple[float, int, int, float]) -> float:
+    """The lesson's schedule, without mistakes."""
+    return closed_form(step, *config)
+
+
 @pytest.mark.task(LR_AT, category="values")
 def test_lr_at_matches_the_closed_form_at_warmup_end_midpoint_and_end(candidate):
     """Warmup starts at max_lr / warmup_steps and ends at max_lr; the decay passes the mean of
@@ -639,13 +747,22 @@ def test_lr_at_matches_the_closed_form_at_warmup_end_midpoint_and_end(candidate)
                                 "(max_lr + min_lr) / 2"),
         total: (min_lr, "the end, min_lr"),
     }
+    # the quarter points too: one wrong value can match a mistake by coincidence (progress
+    # computed with // gives max_lr halfway, as a cosine without its 0.5 does)
+    probes = [*landmarks, warmup + (total - warmup) // 4, warmup + 3 * (total - warmup) // 4]
+    got_at = {step: as_float(candidate.lr_at(step, *config), lr_call(step, config))
+              for step in probes}
+    wrong = [s for s in probes
+             if not math.isclose(got_at[s], reference_lr(s, config), **CLOSE)]
     for step, (expected, what) in landmarks.items():
-        got = as_float(candidate.lr_at(step, *config), lr_call(step, config))
+        got = got_at[step]
         if math.isclose(got, expected, **CLOSE):
             continue
         explained = ""
         for name, description in LR_MISTAKES.items():
-            if math.isclose(got, closed_form(step, *config, mistake=name), **CLOSE):
+            # named only when it explains every wrong value, not one of them
+            if all(math.isclose(got_at[s], closed_form(s, *config, mistake=name), **CLOSE)
+                   for s in wrong):
                 explained = f"\n  Likely mistake: {description}."
                 break
         raise AssertionError(f"{lr_call(step, config)} returned {got!r}; at {what}, it is "
@@ -795,6 +912,41 @@ def test_save_checkpoint_holds_the_model_state_exactly(candidate, tmp_path, opti
         "model.state_dict() as it is (no copy converted to another dtype, no subset)."))
 
 
+def build_batchnorm_mlp(seed: int) -> nn.Sequential:
+    """A float64 3-8-2 MLP with a BatchNorm1d: buffers (running statistics) besides parameters."""
+    model = nn.Sequential(nn.Linear(D_IN, HIDDEN), nn.BatchNorm1d(HIDDEN), nn.Tanh(),
+                          nn.Linear(HIDDEN, D_OUT)).double()
+    with torch.no_grad():
+        for i, param in enumerate(model.parameters()):
+            param.copy_(randn(tuple(param.shape), seed + i, scale=0.5))
+    return model
+
+
+@pytest.mark.task(SAVE, category="values")
+def test_save_checkpoint_holds_the_buffers_too(candidate, tmp_path):
+    """A model's state is more than its parameters: batch norm's running mean, variance and
+    batch count are buffers, and data["model"] holds them as model.state_dict() does."""
+    model = build_batchnorm_mlp(5)
+    opt = OPTIMIZERS["SGD(lr=0.05, momentum=0.9)"](model.parameters())
+    batch = make_data(6, 6)
+    for _ in range(3):  # the running statistics move away from their initial 0 and 1
+        plain_step(model, batch, opt, None)
+    what = ("save_checkpoint(path, MLP 3-8-2 with a BatchNorm1d(8) (float64), SGD(lr=0.05, "
+            "momentum=0.9) after 3 steps, step=3)")
+    candidate.save_checkpoint(tmp_path / "ckpt.pt", model, opt, 3)
+    data = read_checkpoint(tmp_path / "ckpt.pt", what)
+    require("model" in data, f'{what}: the saved dict has no "model" entry')
+    saved = data["model"]
+    missing = sorted(set(model.state_dict()) - set(saved)) if isinstance(saved, dict) else []
+    require(not missing, (
+        f"{what}: the saved model state lacks {missing}. Those are buffers (batch norm's "
+        "running statistics), not parameters: save model.state_dict(), which holds both, not "
+        "named_parameters() or parameters()."))
+    difference = first_difference(saved, model.state_dict(), 'data["model"]')
+    require(difference is None, (
+        f"{what}: the saved model state is not model.state_dict(): {difference}"))
+
+
 @pytest.mark.task(SAVE, category="properties")
 @pytest.mark.parametrize("optimizer", ["SGD(lr=0.05, momentum=0.9)", "Adam(lr=0.01)"])
 def test_save_checkpoint_holds_the_optimizer_state(candidate, tmp_path, optimizer):
@@ -873,6 +1025,23 @@ def test_load_checkpoint_restores_the_optimizer_state(candidate, reference, tmp_
     require(torch.equal(flat_params(model), flat_params(saved)), (
         f"{what}: one more step from the loaded state gives other parameters than one more step "
         "of the saved run. Load both state_dicts, the model's and the optimizer's, as saved."))
+
+
+@pytest.mark.task(LOAD, category="properties")
+@pytest.mark.parametrize("mode", ["train", "eval"])
+def test_load_checkpoint_leaves_the_mode_alone(candidate, reference, tmp_path, mode):
+    """Loading restores weights and optimizer state, nothing else: a model in train mode stays
+    in train mode (fit resumes training right after loading), one in eval mode stays in eval."""
+    reference_checkpoint(reference, tmp_path / "ckpt.pt", "Adam(lr=0.01)")
+    model, opt = fresh("Adam(lr=0.01)")
+    model.train(mode == "train")
+    candidate.load_checkpoint(tmp_path / "ckpt.pt", model, opt)
+    modes = {"train" if m.training else "eval" for m in model.modules()}
+    require(modes == {mode}, (
+        f"{LOAD_CALL.format(optimizer='Adam(lr=0.01)')}, the model in {mode} mode: afterwards "
+        f"it is in {' and '.join(sorted(modes))} mode. load_checkpoint loads the two "
+        "state_dicts and returns the step; it does not call model.eval() or model.train() (the "
+        "caller decides: fit trains on right after a resume)."))
 
 
 class _Tripwire:
@@ -1208,3 +1377,82 @@ def test_resume_without_a_checkpoint_starts_a_new_run(candidate, tmp_path):
     require(data.get("step") == 6, (
         f"{what}: the checkpoint written after the last step holds step {data.get('step')!r}, "
         "expected 6 (the number of steps done)"))
+
+
+@pytest.mark.task(FIT, category="values")
+def test_fit_schedules_every_param_group(candidate, reference):
+    """An optimizer with two param groups (weights and biases apart, as for weight decay): the
+    scheduled learning rate goes into every group, and training equals the reference's."""
+    case = replace(FitCase(), max_grad_norm=None, total_steps=8)
+
+    def run(impl: Any) -> tuple[nn.Module, list[float]]:
+        model, _, train, val = case.parts()
+        groups = [{"params": [p for n, p in model.named_parameters() if n.endswith("weight")]},
+                  {"params": [p for n, p in model.named_parameters() if n.endswith("bias")]}]
+        optimizer = torch.optim.Adam(groups, lr=case.lr)
+        impl.fit(model, train, val, optimizer, mse, case.total_steps, **case.kwargs())
+        return model, [group["lr"] for group in optimizer.param_groups]
+
+    what = (f"{case.describe()}, but Adam over two param groups (the weights, the biases)")
+    model, lrs = run(candidate)
+    expected_model, expected_lrs = run(reference)
+    hint = ""
+    if lrs[0] == expected_lrs[0] and lrs[1] != expected_lrs[1]:
+        hint = (f" After the run the first group's lr is {lrs[0]!r} and the second's "
+                f"{lrs[1]!r} (expected {expected_lrs[1]!r}): set the lr in every entry of "
+                "optimizer.param_groups, not only in param_groups[0].")
+    require(torch.allclose(flat_params(model), flat_params(expected_model), rtol=1e-9,
+                           atol=1e-12), (
+        f"{what}: the final parameters differ from the reference's by up to "
+        f"{float((flat_params(model) - flat_params(expected_model)).abs().max()):.3g}.{hint}"))
+
+
+@pytest.mark.task(FIT, category="properties")
+@pytest.mark.parametrize("option", ["eval_every", "checkpoint_every"])
+def test_fit_ignores_a_period_without_its_target(candidate, reference, option):
+    """eval_every without a val_loader, or checkpoint_every without a checkpoint_path, does
+    nothing: there is nothing to validate on, nowhere to save."""
+    # unclipped, so that every correct loop (clip_grad_norm_ or by hand) ends bit for bit alike
+    case = replace(FitCase(), total_steps=6, max_grad_norm=None,
+                   eval_every=2 if option == "eval_every" else None)
+    extra = {} if option == "eval_every" else {"checkpoint_every": 2}
+    target = "val_loader=None" if option == "eval_every" else "checkpoint_path=None"
+    if option == "eval_every":
+        what = case.describe().replace("a val loader of 7", "val_loader=None")
+    else:
+        what = case.describe(extra=", checkpoint_path=None, checkpoint_every=2")
+
+    def run(impl: Any) -> tuple[nn.Module, Any]:
+        model, opt, train, val = case.parts()
+        return model, impl.fit(model, train, None if option == "eval_every" else val, opt, mse,
+                               case.total_steps, **{**case.kwargs(), **extra})
+
+    model, history = call_reporting(
+        what, f"With {target} there is nothing to do every {option} steps: check that "
+        f"{'val_loader' if option == 'eval_every' else 'checkpoint_path'} is not None before "
+        f"{'evaluating' if option == 'eval_every' else 'saving'}.", lambda: run(candidate))
+    history = history_of(history, what)
+    expected_model, expected = run(reference)
+    if option == "eval_every":
+        require(history["val_loss"] == [] and history["val_step"] == [], (
+            f"{what}: the history holds validations at steps {history['val_step']}; with no "
+            "val_loader there are none"))
+    require(torch.equal(flat_params(model), flat_params(expected_model)), (
+        f"{what}: the final parameters differ from the reference's"))
+
+
+@pytest.mark.task(FIT, category="properties")
+def test_fit_leaves_the_global_rng_alone(candidate):
+    """A model without randomness, loaders shuffled by their own generators: a whole run with
+    validation and checkpoints leaves torch's global RNG as it found it."""
+    case = replace(FitCase(), total_steps=6)
+    model, opt, train, val = case.parts()
+    torch.manual_seed(4321)
+    torch.rand(3)  # a state no seed call gives back
+    before = torch.get_rng_state()
+    candidate.fit(model, train, val, opt, mse, case.total_steps, **case.kwargs())
+    require(torch.equal(torch.get_rng_state(), before), (
+        f"{case.describe()}: torch's global RNG state changed during the run, though nothing in "
+        "it draws from the global RNG (no dropout, loaders with their own generators). Don't "
+        "reseed it (torch.manual_seed) inside fit: the caller owns it, and a resumed run that "
+        "reseeds does not continue the random stream of the run it resumes."))

@@ -338,6 +338,10 @@ def mha_mistakes(ref: nn.Module, case: MHACase) -> tuple[Mistake, ...]:
         Mistake("the heads were split with .view(B, num_heads, T, head_dim), which cuts across "
                 "positions; split with .view(B, T, num_heads, head_dim).transpose(1, 2)",
                 mha_with(ref, case, split="view", merge="view")),
+        Mistake("the heads were split with .view(B, num_heads, T, head_dim), which cuts across "
+                "positions (each 'head' gets features of several positions); split with "
+                ".view(B, T, num_heads, head_dim).transpose(1, 2)",
+                mha_with(ref, case, split="view")),
         Mistake("the heads were merged with .view(B, T, d_out) straight from (B, num_heads, T, "
                 "head_dim); transpose(1, 2) back to (B, T, num_heads, head_dim) first",
                 mha_with(ref, case, merge="view")),
@@ -362,6 +366,7 @@ def mha_mistakes(ref: nn.Module, case: MHACase) -> tuple[Mistake, ...]:
 @pytest.mark.task(SDPA, category="shape")
 @given(case=attention_cases(masks=("none", "random")), dtype=st.sampled_from(
     [torch.float32, torch.float64]))
+@example(case=AttentionCase((), L=3, S=4, d=2, dv=5, mask="random", seed=2), dtype=torch.float64)
 def test_sdpa_output_has_one_row_per_query_and_the_width_of_v(candidate, device, case, dtype):
     """q (..., L, d), k (..., S, d), v (..., S, dv) give (..., L, dv) in the dtype of q."""
     q, k, v, mask = case.tensors(device, dtype)
@@ -398,6 +403,52 @@ def test_sdpa_applies_the_mask(candidate, reference, device, case):
     assert_matches(out, reference.scaled_dot_product_attention, q, k, v, mask=mask,
                    what=f"{SDPA} output for {case.describe()}",
                    mistakes=MASK_MISTAKES + SCALE_MISTAKES)
+
+
+@pytest.mark.task(SDPA, category="values")
+def test_float64_attention_is_float64_throughout(candidate, reference, device):
+    """Two keys of almost equal score and values +1000 and -1000: the output, 1000 times the
+    difference of the two weights, shows float32 rounding anywhere in the computation hundreds
+    of times over the float64 tolerance."""
+    q = torch.tensor([[1.0, 0.0], [0.0, 1.0]], dtype=torch.float64, device=device)  # (2, 2)
+    k = torch.tensor([[1.0, 0.5], [0.999, 0.5013]], dtype=torch.float64, device=device)
+    v = torch.tensor([[1000.0, 3.0], [-1000.0, 3.0]], dtype=torch.float64, device=device)
+    out = candidate.scaled_dot_product_attention(q, k, v)
+    in_float32 = Mistake(
+        "part of the computation ran in float32 (a .float() cast, a float32 tensor or constant) "
+        "although the inputs are float64; keep the input's dtype from start to end",
+        lambda q, k, v: torch.softmax((q @ k.T / 2**0.5).float(), -1).double() @ v)
+    assert_matches(out, reference.scaled_dot_product_attention, q, k, v,
+                   what=(f"{SDPA} output for q (2, 2), k (2, 2), v (2, 2) (float64), two keys "
+                         "of nearly equal score and values +1000 and -1000"),
+                   mistakes=(in_float32,))
+
+
+FAR_BELOW = 300.0  # q and k of length 300 in opposite directions: scores near -63640
+
+
+@pytest.mark.task(SDPA, category="values")
+def test_a_masked_key_gets_no_weight_when_every_allowed_score_is_very_negative(candidate,
+                                                                             reference, device):
+    """A masked score is -inf, below any score: a large finite stand-in (-1e4, -1e9) wins the
+    softmax as soon as the allowed scores are lower still."""
+    q = torch.tensor([[[FAR_BELOW, 0.0]], [[0.0, FAR_BELOW]]], dtype=torch.float64,
+                     device=device)  # (2, 1, 2)
+    k = torch.tensor([[[-FAR_BELOW, 0.0], [0.0, 1.0]]] * 2, dtype=torch.float64,
+                     device=device)  # (2, 2, 2): key 0 opposite query 0, key 1 at score ~0
+    k[1] = k[1].flip(-1)
+    v = randn((2, 2, 3), 0, torch.float64, device)
+    mask = torch.tensor([[True, False]], device=device)  # (1, 2): only key 0 is allowed
+    out = candidate.scaled_dot_product_attention(q, k, v, mask=mask)
+    fill = Mistake("masked scores were filled with a large finite number (here -1e4) instead of "
+                   "-inf: when the allowed scores are lower still, the masked key wins the "
+                   "softmax. Fill with float('-inf')",
+                   lambda q, k, v, mask: torch.softmax((q @ k.transpose(-2, -1) / 2**0.5)
+                                                       .masked_fill(~mask, -1e4), -1) @ v)
+    assert_matches(out, reference.scaled_dot_product_attention, q, k, v, mask=mask,
+                   what=(f"{SDPA} output for q (2, 1, 2), k (2, 2, 2), v (2, 2, 3), mask (1, 2) "
+                         "allowing key 0 only, whose score is about -63640 (key 1, masked, "
+                         "scores about 0)"), mistakes=(fill,))
 
 
 @pytest.mark.task(SDPA, category="values")
@@ -471,9 +522,12 @@ def test_attention_weights_are_a_distribution_over_the_allowed_keys(candidate, d
     assert bool((weights >= 0).all()), f"{SDPA}: some attention weights are negative {where}"
     sums = weights.sum(-1)
     worst = int((sums - 1).abs().flatten().argmax())
+    off = float((sums - 1).abs().max())
     assert torch.allclose(sums, torch.ones_like(sums), **FLOAT64_ROUNDING), (
-        f"{SDPA}: a query's weights sum to {sums.flatten()[worst].item():.6g}, not 1 {where}. "
-        "The softmax runs over the keys, the last axis (dim=-1)."
+        f"{SDPA}: a query's weights sum to {sums.flatten()[worst].item():.17g}, not 1 {where}. "
+        + ("They are 1 to float32 precision only: part of the float64 computation ran in "
+           "float32 (a .float() cast, a float32 tensor or constant); keep the input's dtype."
+           if off < 1e-5 else "The softmax runs over the keys, the last axis (dim=-1).")
     )
     if mask is not None:
         leaked = weights.masked_select(~mask.expand_as(weights))
@@ -525,6 +579,8 @@ def on_device(tensor: Tensor, device: torch.device) -> bool:
 def describe_mask_mistake(got: Tensor, T: int) -> str:
     ones = torch.ones(T, T, dtype=torch.bool, device=got.device)
     for wrong, mistake in (
+        (ones.tril(1), "it also lets each query see the next key (tril(1)); the key at or "
+                       "before the query, tril(), diagonal included"),
         (ones.tril(-1), "it leaves out the diagonal; a position may attend to itself (tril())"),
         (ones.triu(), "it is the upper triangle: True must mark keys at or *before* the query "
                       "(the past), not after it"),
@@ -565,9 +621,55 @@ def test_causal_mask_marks_the_past_and_the_present(candidate, device, T):
         raise AssertionError(
             f"causal_mask({T}) is wrong at query {i}, key {j}: got {bool(got[i, j])}, expected "
             f"{bool(expected[i, j])} (key {j} is {'at or before' if j <= i else 'after'} query "
-            f"{i}).{describe_mask_mistake(got, T)}"
-            + (f"\n  got:\n{got.int().cpu()}" if T <= 7 else "")
+            f"{i}).{diagnose_mask(candidate, got, T, device)}"
+            + (f"\n  got:\n{got.cpu()}" if T <= 7 else "")
         )
+
+
+def diagnose_mask(candidate: Any, got: Tensor, T: int, device: torch.device) -> str:
+    """The likely mistake, read off a larger mask when T is too small to tell them apart (at
+    T=1 a mask that hides the diagonal and an inverted one are the same [[False]])."""
+    if T < 4:
+        try:
+            larger = candidate.causal_mask(5, device=device)
+            if isinstance(larger, Tensor) and tuple(larger.shape) == (5, 5):
+                found = describe_mask_mistake(larger.to(device=device, dtype=torch.bool), 5)
+                if found:
+                    return found + " (seen on causal_mask(5))"
+        except Exception:  # the larger call is only a diagnosis; the check already failed
+            pass
+    return describe_mask_mistake(got, T)
+
+
+@pytest.mark.task(MASK, category="shape")
+@pytest.mark.parametrize("where", ["meta", "cpu"])
+def test_causal_mask_is_built_on_the_device_it_is_given(candidate, where):
+    """causal_mask(T, device=...) builds the mask there (the meta device has no data: it shows
+    where a tensor is made without computing it), and device=None means the default device."""
+    target = torch.device(where)
+    got = candidate.causal_mask(4, device=target if where == "meta" else None)
+    assert isinstance(got, Tensor), f"causal_mask(4) returned {type(got).__name__}"
+    expected = target if where == "meta" else torch.empty(0).device
+    assert got.device == expected, (
+        f"causal_mask(4, device={where if where == 'meta' else None!r}) is on {got.device}, not "
+        f"{expected}. Create it there: torch.ones(T, T, dtype=torch.bool, device=device), so that "
+        "attention on a GPU does not copy the mask over at every forward (or fail).")
+
+
+@pytest.mark.task(MASK, category="properties")
+def test_each_causal_mask_is_a_fresh_tensor(candidate, device):
+    """Two calls give two tensors: a caller that edits its mask in place (say, & a padding mask)
+    does not change the mask anybody else gets."""
+    first = candidate.causal_mask(4, device=device)
+    assert isinstance(first, Tensor) and first.dtype == torch.bool and first.shape == (4, 4), (
+        "causal_mask(4) must be a (4, 4) bool tensor")
+    expected = first.clone()
+    first.fill_(False)  # the caller's own tensor, changed in place
+    second = candidate.causal_mask(4, device=device)
+    assert isinstance(second, Tensor) and torch.equal(second.to(torch.bool), expected), (
+        "causal_mask(4) returned a tensor that a previous caller had edited in place (filled "
+        "with False): every call hands out the same tensor. Build a new mask at every call (it "
+        "costs one small op), or hand out a copy of a cached one.")
 
 
 # --- MultiHeadAttention -----------------------------------------------------------------------
@@ -616,6 +718,50 @@ def test_mha_has_the_book_submodules(candidate, qkv_bias):
                       "nn.Dropout(dropout) in __init__ and apply it to the attention weights")
     assert any(m.p == 0.25 for m in dropouts), (
         f"the nn.Dropout in MultiHeadAttention has p={dropouts[0].p}, but dropout=0.25 was asked")
+
+
+@pytest.mark.task(MHA, category="shape")
+def test_mha_constructor_defaults_to_no_qkv_bias(candidate):
+    """MultiHeadAttention(d_in, d_out, context_length, dropout, num_heads), as the book calls it:
+    qkv_bias defaults to False, so W_query, W_key and W_value have no bias; out_proj has one."""
+    module = candidate.MultiHeadAttention(5, 6, 8, 0.25, 2)
+    with_bias = [name for name in ("W_query", "W_key", "W_value")
+                 if getattr(getattr(module, name, None), "bias", None) is not None]
+    assert not with_bias, (
+        f"MultiHeadAttention(5, 6, 8, 0.25, 2), qkv_bias not given: {', '.join(with_bias)} "
+        "have a bias. qkv_bias defaults to False (the book's signature): "
+        "def __init__(self, d_in, d_out, context_length, dropout, num_heads, qkv_bias=False)")
+    assert getattr(getattr(module, "out_proj", None), "bias", None) is not None, (
+        "MultiHeadAttention(5, 6, 8, 0.25, 2): out_proj has no bias; it is nn.Linear(d_out, "
+        "d_out), with its bias whatever qkv_bias says")
+
+
+@pytest.mark.task(MHA, category="properties")
+@pytest.mark.parametrize("mode", ["eval", "train"])
+def test_mha_moves_with_to_device(candidate, mode):
+    """After module.to(device) forward runs on that device: every tensor it uses moves with the
+    module or is made on x.device. Checked on the meta device, which has no data but refuses a
+    tensor left on the CPU, as a GPU does."""
+    case = TYPICAL_MHA
+    module = candidate.MultiHeadAttention(**case.kwargs).to("meta").train(mode == "train")
+    x = torch.empty(case.B, case.T, case.d_in, device="meta")
+    what = f"{case.describe()}, module and x moved to the meta device, {mode} mode"
+    try:
+        out = module(x)
+    except (NotImplementedError, AssertionError):
+        raise
+    except Exception as exc:
+        raise AssertionError(
+            f"{what}: forward raised {type(exc).__name__}: {' '.join(str(exc).split())[:300]}. "
+            "A tensor made in __init__ and kept as a plain attribute (a mask) stays behind when "
+            "the module moves: register it with self.register_buffer(...), or build it in "
+            "forward on x.device (causal_mask(T, device=x.device)).") from None
+    assert isinstance(out, Tensor) and out.device.type == "meta" and \
+        tuple(out.shape) == (case.B, case.T, case.d_out), (
+            f"{what}: returned {type(out).__name__} "
+            f"{tuple(out.shape) if isinstance(out, Tensor) else ''} on "
+            f"{out.device if isinstance(out, Tensor) else '-'}; expected a ({case.B}, {case.T}, "
+            f"{case.d_out}) tensor on meta")
 
 
 @pytest.mark.task(MHA, category="values")
