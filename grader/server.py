@@ -130,11 +130,12 @@ def describe_state() -> str:
     """One line for `kata doctor`."""
     from grader.checking import server_wanted
 
-    used = ("used" if server_wanted(cold=False)
-            else "not used here (no terminal, CI or KATA_SERVER=0)")
+    wanted = server_wanted(cold=False)
+    used = "used" if wanted else "not used here (no terminal, CI or KATA_SERVER=0)"
     found = state()
     if not found["running"]:
-        return f"Check server: not running ({used}; starts on the first kata check)"
+        return ("Check server: not running; " + ("the next kata check at a terminal starts it"
+                                                 if wanted else used))
     age = time.time() - float(found.get("since", time.time()))
     current = "current" if found.get("current") else "stale: the next check replaces it"
     return (f"Check server: pid {found.get('pid')}, up {age / 60:.0f} min, {current}, warm worker "
