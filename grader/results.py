@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 FORMAT_VERSION = 1
+DIAGNOSIS = "Likely mistake:"  # how a spec's message names the mistake it recognised
 
 
 @dataclass
@@ -60,10 +61,13 @@ class RungResult:
     hidden_pending: int = 0  # hidden spec tests this copy lacks; they run at grading
 
     def first_problem(self, task: str) -> TestResult | None:
+        """The failure a report shows for `task`: the first that names a likely mistake, else
+        the first (specs order their checks from the simplest case up)."""
         for wanted in ("fail", "error", "todo"):
-            for test in self.tests:
-                if test.task == task and test.status == wanted:
-                    return test
+            found = [t for t in self.tests if t.task == task and t.status == wanted]
+            diagnosed = [t for t in found if DIAGNOSIS in t.message]
+            if found:
+                return (diagnosed or found)[0]
         return None
 
     def task_status(self, task: str) -> str:

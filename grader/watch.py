@@ -24,7 +24,7 @@ from pathlib import Path
 import click
 
 from grader import runner
-from grader.catalog import Rung, load_catalog
+from grader.catalog import Rung, rung_after
 from grader.results import Result, RungResult
 
 POLL_SECONDS = 0.2
@@ -72,12 +72,6 @@ def read_key(timeout: float) -> str | None:
         return None
     key = os.read(sys.stdin.fileno(), 1).decode("utf-8", "replace")
     return key or None
-
-
-def following(rung: Rung) -> Rung | None:
-    rungs = [r for r in load_catalog() if r.available]
-    later = [r for r in rungs if r.number > rung.number]
-    return later[0] if later else None
 
 
 def watch(rung: Rung, render: Callable[[RungResult], str],
@@ -145,7 +139,7 @@ def watch(rung: Rung, render: Callable[[RungResult], str],
                     state.messages = [hint(state.result, state.rung)]
                 show()
             elif key == "n":
-                nxt = following(state.rung)
+                nxt = rung_after(state.rung.id)
                 if nxt is None:
                     with lock:
                         state.messages = ["This is the last rung; there is no next one."]

@@ -9,6 +9,7 @@ from grader.harness import sandbox
 from grader.harness.candidate import Candidate, harness_internal
 from grader.harness.compare import (
     Mistake,
+    assert_float64_close,
     assert_grads_match,
     assert_matches,
     assert_module_grads_match,
@@ -39,6 +40,7 @@ __all__ = [
     "Mistake",
     "OpLog",
     "SpeedGrayZone",
+    "assert_float64_close",
     "assert_grads_match",
     "assert_matches",
     "assert_module_grads_match",

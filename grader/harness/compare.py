@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import inspect
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -380,3 +381,35 @@ def assert_module_grads_match(
         h_grads = _grads(h_out, h_wrt, upstream, what)
     c_grads = _grads(c_out, c_wrt, upstream, what)
     _compare_gradients(names, c_grads, r_grads, h_grads, what, k)
+
+
+def assert_float64_close(
+    got: Any, truth: torch.Tensor, allowed: torch.Tensor | float, what: str,
+    likely: Callable[[torch.Tensor, tuple[int, ...]], str | None] | None = None,
+) -> None:
+    """`got` is a float64 tensor within `allowed` of `truth` everywhere: a bound of what float64
+    rounding explains, far below what float32 arithmetic loses (the usual float64 floor, 1e-7,
+    lets float32 arithmetic inside a float64 task through). The message names the worst element
+    with all its digits and, when `likely(got, worst_index)` returns a text, the likely mistake
+    (the spec decides when it really is that mistake)."""
+    if not (isinstance(got, torch.Tensor) and got.shape == truth.shape
+            and got.dtype == torch.float64):
+        kind = (f"{got.dtype} of shape {_shape(got)}" if isinstance(got, torch.Tensor)
+                else type(got).__name__)
+        raise AssertionError(f"{what}: got {kind}; expected a float64 tensor of shape "
+                             f"{_shape(truth)}")
+    got64, truth64 = got.detach().cpu(), truth.detach().cpu()
+    bound = torch.as_tensor(allowed, dtype=torch.float64).cpu().expand_as(truth64)
+    error = (got64 - truth64).abs().nan_to_num(nan=math.inf)
+    if not bool((error > bound).any()):
+        return
+    index = _index(int((error / bound).flatten().argmax()), truth64.shape)
+    message = (
+        f"{what}: {int((error > bound).sum())} of {error.numel()} elements are off by more than "
+        f"float64 rounding explains.\n  worst at {index}: got {got64[index].item():.17g}, "
+        f"expected {truth64[index].item():.17g} (error {error[index].item():.3g}, allowed "
+        f"{bound[index].item():.3g})")
+    diagnosis = likely(got64, index) if likely is not None else None
+    if diagnosis:
+        message += "\n  Likely mistake: " + diagnosis
+    raise AssertionError(message)

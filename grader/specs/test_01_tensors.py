@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from grader.harness import (
     Mistake,
+    assert_float64_close,
     assert_grads_match,
     assert_matches,
     assert_no_banned_ops,
@@ -123,27 +124,16 @@ def float64_tolerance(out: torch.Tensor, magnitude: torch.Tensor, terms: int) ->
 
 def check_float64_accuracy(out: object, truth: torch.Tensor, allowed: torch.Tensor,
                            float32_result: torch.Tensor, what: str) -> None:
-    """out within `allowed` of truth everywhere; the message names the worst element and, when
-    out is what float32 arithmetic gives, says so."""
-    require(isinstance(out, torch.Tensor) and out.shape == truth.shape
-            and out.dtype == torch.float64, (
-                f"{what} must return a float64 tensor of shape {tuple(truth.shape)}"))
-    assert isinstance(out, torch.Tensor)
-    error = (out.detach() - truth).abs().nan_to_num(nan=math.inf)
-    if not (error > allowed).any():
-        return
-    index = tuple(int(i) for i in torch.unravel_index((error / allowed).argmax(), error.shape))
-    message = (
-        f"{what}: {int((error > allowed).sum())} of {error.numel()} entries are off by more than "
-        f"float64 rounding explains.\n  worst at {index}: got {out[index].item():.17g}, expected "
-        f"{truth[index].item():.17g} (error {error[index].item():.3g}, allowed "
-        f"{allowed[index].item():.3g})")
-    gap32 = (out.detach() - float32_result).abs()
-    if bool((gap32 <= 1e-6 * float32_result.abs() + 1e-30).all()):
-        message += ("\n  Likely mistake: the arithmetic ran in float32 (.float(), a float32 "
-                    "tensor or constant) and was cast back; float64 inputs need float64 "
-                    "arithmetic throughout.")
-    raise AssertionError(message)
+    """out within `allowed` of truth everywhere; when out is what float32 arithmetic gives, the
+    message says so."""
+    def likely(got: torch.Tensor, _index: tuple[int, ...]) -> str | None:
+        f32 = float32_result.detach().cpu()
+        if bool(((got - f32).abs() <= 1e-6 * f32.abs() + 1e-30).all()):
+            return ("the arithmetic ran in float32 (.float(), a float32 tensor or constant) and "
+                    "was cast back; float64 inputs need float64 arithmetic throughout.")
+        return None
+
+    assert_float64_close(out, truth, allowed, what, likely)
 
 
 # pairwise_sq_distances ------------------------------------------------------------------------
