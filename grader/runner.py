@@ -383,9 +383,10 @@ def start_warm_worker() -> None:
         for key in ("KATA_WORKER", "KATA_RESULT_FD", "KATA_NONCE_FD"):
             env.pop(key, None)
         env["PYTHONPATH"] = str(home / "path")
+        if _warm is None:
+            atexit.register(stop_warm_worker)
         _warm = Zygote(env, home / "home")
         isolation.register(_warm.process.pid)  # not an orphan to kill after each run
-        atexit.register(stop_warm_worker)
 
 
 def stop_warm_worker() -> None:
@@ -417,6 +418,8 @@ def _start_worker(command: list[str], env: dict[str, str], cwd: Path, channel: i
             return zygote.spawn(env, cwd, channel, nonce, output)
         except ZygoteGone:
             pass
+    if zygote is not None:  # it died or hung: this run goes cold, the next ones warm again
+        threading.Thread(target=start_warm_worker, daemon=True, name="kata-zygote-start").start()
     return subprocess.Popen(command, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=output,
                             stderr=output, pass_fds=(channel, nonce), start_new_session=True)
 

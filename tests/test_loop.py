@@ -302,6 +302,8 @@ def test_a_dead_zygote_means_a_cold_run_with_the_same_verdict_and_a_new_zygote(
 
     after, _ = check_rung(TENSORS, impl=mutant, task=NBYTES)
     assert verdict(after) == verdict(before), describe(after)
+    # the cold run also started a replacement (a server's zygote heals itself)
+    wait_for(runner.warm_worker_running, "a new zygote after the dead one")
     runner.start_warm_worker()
     assert runner.warm_worker_running() and runner._warm is not dead
     assert runner._warm.process.pid != dead.process.pid
