@@ -211,6 +211,45 @@ def modules_in_train_mode(model: nn.Module) -> list[str]:
     return [name or "(the model itself)" for name, m in model.named_modules() if m.training]
 
 
+def model_settings(model: PreTrainedModel) -> dict[str, Any]:
+    """What a task that only uses a model must leave as it was: its config, generation config,
+    attention implementation, modes, and every parameter and buffer (values and flags)."""
+    settings: dict[str, Any] = {
+        f"model.config.{key}": repr(value) for key, value in model.config.to_dict().items()}
+    settings["model.config._attn_implementation"] = repr(
+        getattr(model.config, "_attn_implementation", None))
+    generation = getattr(model, "generation_config", None)
+    if generation is not None:
+        settings.update({f"model.generation_config.{key}": repr(value)
+                         for key, value in generation.to_dict().items()})
+    settings.update({f"{name or 'model'}.training": m.training
+                     for name, m in model.named_modules()})
+    for name, tensor in [*model.named_parameters(), *model.named_buffers()]:
+        settings[f"{name} (requires_grad)"] = tensor.requires_grad
+        settings[name] = tensor.detach().clone()
+    return settings
+
+
+def require_model_unchanged(call: str, before: dict[str, Any], model: PreTrainedModel) -> None:
+    """Fail naming the first settings the call changed on the model it was handed."""
+    after = model_settings(model)
+    changed = []
+    for key in dict.fromkeys([*before, *after]):
+        old, new = before.get(key, "(absent)"), after.get(key, "(absent)")
+        same = (torch.equal(old, new) if isinstance(old, Tensor) and isinstance(new, Tensor)
+                and old.shape == new.shape and old.dtype == new.dtype else
+                not isinstance(old, Tensor) and not isinstance(new, Tensor) and old == new)
+        if not same:
+            changed.append(key if isinstance(old, Tensor) or isinstance(new, Tensor)
+                           else f"{key}: {old} -> {new}")
+    require(not changed, (
+        f"{call} changed the model it was given: {'; '.join(changed[:3])}"
+        f"{f' (and {len(changed) - 3} more)' if len(changed) > 3 else ''}. The caller's model "
+        "is theirs: pass settings as arguments of this one call (model.generate(..., "
+        "pad_token_id=...), model(..., output_attentions=True)) instead of writing them into "
+        "model.config or model.generation_config, and don't change its mode or weights"))
+
+
 # --- inputs -----------------------------------------------------------------------------------
 
 
@@ -221,6 +260,7 @@ class BatchCase:
     lengths: tuple[int, ...]
     padded: bool
     seed: int
+    eos_at: tuple[int, ...] = ()  # columns (from the row's first real token) holding end-of-text
 
     def tensors(self, world: World) -> tuple[Tensor, Tensor | None]:
         """input_ids (B, T) and, for a padded batch, attention_mask (B, T) (1 = real token)."""
@@ -230,6 +270,10 @@ class BatchCase:
         ids = torch.randint(1, world.vocab_size, (len(lengths), T), generator=gen)  # (B, T)
         mask = (torch.arange(T) >= T - torch.tensor(lengths)[:, None]).long()  # pads first
         ids = ids.masked_fill(mask == 0, world.eos_id)  # pad with end-of-text, as GPT-2 does
+        for b, length in enumerate(lengths):  # end-of-text as a real token: a document boundary
+            for j in self.eos_at:
+                if j < length:
+                    ids[b, T - length + j] = world.eos_id
         return ids.to(world.device), (mask.to(world.device) if self.padded else None)
 
     @property
@@ -238,10 +282,12 @@ class BatchCase:
 
     def describe(self) -> str:
         B, T = len(self.lengths), self.T
+        eos = (f", end-of-text (id 0) as a real token at column {list(self.eos_at)} of each row"
+               if self.eos_at else "")
         if not self.padded:
-            return f"input_ids of shape ({B}, {self.lengths[0]})"
+            return f"input_ids of shape ({B}, {self.lengths[0]}){eos}"
         return (f"input_ids of shape ({B}, {T}) left-padded, with attention_mask ({B}, {T}) "
-                f"(row lengths {list(self.lengths)})")
+                f"(row lengths {list(self.lengths)}){eos}")
 
 
 @st.composite
@@ -252,6 +298,9 @@ def batch_cases(draw: st.DrawFn, padded: bool | None = None) -> BatchCase:
 
 TYPICAL_BATCH = BatchCase((5, 5), padded=False, seed=3)
 PADDED_BATCH = BatchCase((6, 3, 1), padded=True, seed=4)
+# End-of-text is an ordinary token between two documents: only attention_mask marks padding.
+EOS_INSIDE_BATCH = BatchCase((7, 7), padded=False, seed=6, eos_at=(0, 3))
+EOS_INSIDE_PADDED = BatchCase((7, 4), padded=True, seed=7, eos_at=(1,))
 
 
 @st.composite
@@ -280,6 +329,10 @@ def load(candidate: Any, world: World) -> tuple[Any, Any]:
     require(isinstance(model, PreTrainedModel), (
         f"load_causal_lm(path)[0] is {kind(model)}; expected the model, a transformers "
         "PreTrainedModel: AutoModelForCausalLM.from_pretrained(path, ...)"))
+    require(model.get_output_embeddings() is not None, (
+        f"load_causal_lm(path)[0] is {kind(model)}, a model without a language-model head: it "
+        "returns hidden states, no logits, and cannot generate. AutoModel.from_pretrained loads "
+        "the bare transformer; load AutoModelForCausalLM.from_pretrained(path, ...)"))
     require(isinstance(tokenizer, PreTrainedTokenizerBase), (
         f"load_causal_lm(path)[1] is {kind(tokenizer)}; expected a transformers tokenizer "
         "(a PreTrainedTokenizerBase): AutoTokenizer.from_pretrained(path). A raw "
@@ -309,12 +362,28 @@ def test_load_causal_lm_loads_the_saved_weights(candidate, world):
     try:
         assert_matches(got, Bound(lambda m, x: m(input_ids=x).logits, world.model), ids,
                        what=f"load_causal_lm(path): the loaded model's logits on "
-                            f"{TYPICAL_BATCH.describe()} (in eval mode)")
+                            f"{TYPICAL_BATCH.describe()} (dropout off)")
     except AssertionError as error:
-        raise AssertionError(
-            f"{error}\n  Likely mistake: the weights are not the saved ones. "
-            "AutoModelForCausalLM.from_config (or any model built from a config) starts from "
-            "fresh random weights; from_pretrained(path) loads the saved ones.") from None
+        why = weights_mistake(model, world)
+        raise AssertionError(f"{error}\n  Likely mistake: {why}") from None
+
+
+def weights_mistake(model: nn.Module, world: World) -> str:
+    """Why a loaded model's logits are not the saved model's: a dtype, or other weights."""
+    dtypes = sorted({str(p.dtype).replace("torch.", "") for p in model.parameters()})
+    if dtypes != ["float32"]:
+        return (f"the weights are {', '.join(dtypes)}, not float32 as saved, so every logit is "
+                "rounded: load them as they are (no dtype=/torch_dtype= argument, no .half() or "
+                ".to(torch.bfloat16) afterwards)")
+    saved = dict(world.model.named_parameters())
+    differ = [name for name, p in model.named_parameters()
+              if name in saved and not torch.equal(p.detach().cpu(), saved[name].detach().cpu())]
+    if not differ:
+        return ("the weights are the saved ones, yet the logits differ: something in the "
+                "loaded model's configuration changes its forward")
+    return (f"the weights are not the saved ones ({len(differ)} tensors differ, e.g. "
+            f"{differ[0]}). AutoModelForCausalLM.from_config (or any model built from a config) "
+            "starts from fresh random weights; from_pretrained(path) loads the saved ones.")
 
 
 @pytest.mark.task(LOAD, category="values")
@@ -405,6 +474,10 @@ def explain_text(world: World, prompt: str, max_new_tokens: int, got: Any) -> st
     if n > 1 and got == world.decode(ids[1:n]):
         return ("the first new token is missing: the slice starts one token late; the new "
                 "tokens are output[0, T:] with T the prompt's length")
+    if got != world.decode(ids[:n]) and got == world.decode(ids[:n]).strip():
+        return ("the text was stripped: the continuation's own leading (or trailing) spaces are "
+                "part of it (a byte-level BPE token often starts with a space); return the decoded "
+                "text as it is, without .strip()")
     if got == world.decode(ids[:n], skip_special_tokens=False):
         return (f"the end-of-text token {EOS!r} is in the text: decode with "
                 "skip_special_tokens=True")
@@ -515,6 +588,18 @@ def test_sampling_follows_the_global_seed(candidate, world):
         "sampling must draw from torch's global RNG only, so that a seed makes it repeatable"))
 
 
+@pytest.mark.task(GENERATE, category="properties")
+@pytest.mark.parametrize("greedy", [True, False], ids=["greedy", "sampling"])
+def test_generate_leaves_the_model_as_it_was(candidate, world, greedy):
+    """The model's config, generation config, mode and weights are the same after the call."""
+    model = world.model_copy()
+    before = model_settings(model)
+    torch.manual_seed(0)
+    candidate.generate(model, world.tokenizer_copy(), RUNS_ON, 6, greedy=greedy)
+    require_model_unchanged(f"generate(model, tokenizer, {RUNS_ON!r}, max_new_tokens=6, "
+                            f"greedy={greedy})", before, model)
+
+
 # --- attention_maps -----------------------------------------------------------------------------
 
 
@@ -567,18 +652,35 @@ def layer_mistakes(world: World, i: int) -> tuple[Mistake, ...]:
         with torch.no_grad():
             return world.model(input_ids=ids, output_attentions=True).attentions
 
+    def own_masked(ids: Tensor) -> tuple[Tensor, ...]:
+        return eos_masked_forward(world, ids, output_attentions=True).attentions
+
     return (
         Mistake("the maps are transposed: entry [b, h, i, j] is query i's weight on key j "
                 "(rows are queries), as the model returns them", lambda ids: own(ids)[i].mT),
         Mistake("the layers are in the wrong order: first layer first",
                 lambda ids: own(ids)[N_LAYER - 1 - i]),
+        Mistake(EOS_AS_PADDING, lambda ids: own_masked(ids)[i]),
     )
+
+
+EOS_AS_PADDING = (
+    "end-of-text tokens were masked out as if they were padding (an attention_mask built from "
+    "input_ids != eos_token_id). End-of-text is a real token here, the boundary between two "
+    "documents; without an attention_mask there is no padding, so every token is attended to")
+
+
+def eos_masked_forward(world: World, ids: Tensor, **kwargs: Any) -> Any:
+    """The spec model run with end-of-text tokens masked out, as if they were pads."""
+    with torch.no_grad():
+        return world.model(input_ids=ids, attention_mask=(ids != world.eos_id).long(), **kwargs)
 
 
 @pytest.mark.task(MAPS, category="values")
 @given(case=batch_cases(padded=False))
 @example(case=TYPICAL_BATCH)
 @example(case=BatchCase((9, 9, 9), padded=False, seed=5))
+@example(case=EOS_INSIDE_BATCH)
 def test_attention_maps_are_the_models_own(candidate, reference, world, case):
     """Every layer's map equals what the model returns with output_attentions=True."""
     maps = maps_of(candidate, world, case)
@@ -626,6 +728,16 @@ def test_attention_maps_carry_no_graph(candidate, world):
         "reading it"))
 
 
+@pytest.mark.task(MAPS, category="properties")
+def test_attention_maps_leave_the_model_as_it_was(candidate, world):
+    """Reading the maps changes nothing on the model: config, mode, weights."""
+    model = world.model_copy()
+    before = model_settings(model)
+    ids, _ = TYPICAL_BATCH.tensors(world)
+    candidate.attention_maps(model, ids)
+    require_model_unchanged(f"attention_maps(model, {TYPICAL_BATCH.describe()})", before, model)
+
+
 # --- next_token_logprobs ------------------------------------------------------------------------
 
 
@@ -661,7 +773,39 @@ def logprob_mistakes(world: World) -> tuple[Mistake, ...]:
                 "attention_mask.cumsum(-1) - 1 (pads set to 0), as generate() does",
                 lambda ids, mask=None: forward_logits(world, ids, mask, False)[:, -1]
                 .log_softmax(-1)),
+        Mistake("the positions start at 1: attention_mask.cumsum(-1) counts the real tokens up "
+                "to and including each one; the first real token is position 0, so subtract 1 "
+                "(attention_mask.cumsum(-1) - 1, pads set to 0)",
+                lambda ids, mask=None: positions_from_one(world, ids, mask)[:, -1]
+                .log_softmax(-1)),
+        Mistake("each row's result was read at column attention_mask.sum(-1) - 1, where RIGHT "
+                "padding would put the last real token; the batches come left-padded, so every "
+                "row's last real token is in the last column: logits[:, -1]",
+                lambda ids, mask=None: right_padding_pick(world, ids, mask)),
+        Mistake(EOS_AS_PADDING.replace("without an attention_mask", "with attention_mask=None"),
+                lambda ids, mask=None: forward_logits(
+                    world, ids, (ids != world.eos_id).long() if mask is None else mask,
+                    True)[:, -1].log_softmax(-1)),
+        Mistake("log(softmax(logits)) underflows: a token far less likely than the best gets "
+                "probability 0.0 in float32 and log-probability -inf. log_softmax computes "
+                "logits - logsumexp(logits) and stays finite",
+                lambda ids, mask=None: last(ids, mask).softmax(-1).log()),
     )
+
+
+def positions_from_one(world: World, ids: Tensor, mask: Tensor | None) -> Tensor:
+    """Logits with position_ids = attention_mask.cumsum(-1), one too many everywhere."""
+    mask = torch.ones_like(ids) if mask is None else mask
+    with torch.no_grad():
+        return world.model(input_ids=ids, attention_mask=mask,
+                           position_ids=mask.long().cumsum(-1)).logits
+
+
+def right_padding_pick(world: World, ids: Tensor, mask: Tensor | None) -> Tensor:
+    """The log-probabilities at column attention_mask.sum(-1) - 1 of each row."""
+    logits = forward_logits(world, ids, mask, True)
+    last = (torch.ones_like(ids) if mask is None else mask).sum(-1) - 1  # (B,)
+    return logits[torch.arange(ids.shape[0], device=ids.device), last].log_softmax(-1)
 
 
 def logprobs_of(candidate: Any, world: World, case: BatchCase) -> tuple[Tensor, Tensor,
@@ -696,6 +840,8 @@ def test_next_token_logprobs_is_batch_by_vocabulary(candidate, reference, world,
 @given(case=batch_cases())
 @example(case=TYPICAL_BATCH)
 @example(case=PADDED_BATCH)
+@example(case=EOS_INSIDE_BATCH)
+@example(case=EOS_INSIDE_PADDED)
 def test_next_token_logprobs_are_log_softmax_of_the_last_logits(candidate, reference, world,
                                                                   case):
     """Equal to log_softmax of the logits at the last position, padded batches included."""
@@ -749,3 +895,39 @@ def test_next_token_logprobs_carry_no_graph(candidate, world):
         "next_token_logprobs: the result requires grad, so it keeps the whole forward graph "
         "alive: run the model under torch.no_grad() (or torch.inference_mode()), you are only "
         "reading it"))
+
+
+# A model whose final layer norm is scaled up: the same network, its logits spread over hundreds,
+# so that many tokens have probabilities far below float32's smallest number (about 1e-45).
+CONFIDENCE = 40.0
+
+
+@pytest.mark.task(LOGPROBS, category="values")
+@pytest.mark.parametrize("case", [TYPICAL_BATCH, PADDED_BATCH], ids=["plain", "padded"])
+def test_next_token_logprobs_stay_finite_for_a_confident_model(candidate, reference, world,
+                                                                case):
+    """Log-probabilities of tokens the model all but rules out are large negative numbers,
+    not -inf: equal to the reference on a model whose logits span hundreds."""
+    confident = copy.deepcopy(world.model)
+    with torch.no_grad():
+        confident.transformer.ln_f.weight.mul_(CONFIDENCE)
+    ids, mask = case.tensors(world)
+    args = (ids,) if mask is None else (ids, mask)
+    got = candidate.next_token_logprobs(copy.deepcopy(confident), *args)
+    confident_world = World(world.path, confident, world.tokenizer, world.device)
+    assert_matches(got, Bound(reference.next_token_logprobs, confident), *args,
+                   what=(f"next_token_logprobs(model, {case.describe()}) on a confident model "
+                         f"(the final layer norm's weight times {CONFIDENCE:g}: logits spread "
+                         "over hundreds)"),
+                   mistakes=logprob_mistakes(confident_world))
+
+
+@pytest.mark.task(LOGPROBS, category="properties")
+def test_next_token_logprobs_leave_the_model_as_it_was(candidate, world):
+    """Reading the log-probabilities changes nothing on the model: config, mode, weights."""
+    model = world.model_copy()
+    before = model_settings(model)
+    ids, mask = PADDED_BATCH.tensors(world)
+    candidate.next_token_logprobs(model, ids, mask)
+    require_model_unchanged(f"next_token_logprobs(model, {PADDED_BATCH.describe()})", before,
+                            model)
