@@ -120,6 +120,16 @@ def planted_many_calls(s: Tensor, m: Tensor, a: Tensor) -> Tensor:
     return y + c[0, 0] + total[0, 0]
 
 
+def planted_region(s: Tensor) -> Tensor:
+    """Small ops around a record_function region of pure Python work: the region's own time."""
+    y = small_ops(s)
+    with record_function("host_bookkeeping"):
+        total = 0
+        for i in range(300_000):  # tens of milliseconds of Python, no tensor op
+            total += i * i
+    return small_ops(s + y) + total % 7
+
+
 def nothing_big(s: Tensor) -> Tensor:
     """Only small ops, no matmul."""
     return small_ops(s)
@@ -159,6 +169,10 @@ def workloads() -> dict[str, Workload]:
             dominant="aten::cumsum", first="aten::add", by_call="aten::mm"),
         "small": Workload("small", "a dozen small ops and no matmul", nothing_big, (s,),
                           dominant=""),
+        "region": Workload(
+            "region", "small ops around record_function('host_bookkeeping'), a region of pure "
+            "Python work (a 300,000-step loop)", planted_region, (s,),
+            dominant="host_bookkeeping", first="aten::add"),
     }
     for load in loads.values():  # warm up: first calls pay one-off costs (allocations, init)
         load.fn(*load.args)
@@ -209,6 +223,10 @@ def ranking_mistake(names: list[str], load: Workload) -> str:
                 "and costs more in all: rank by the self time summed over calls "
                 "(key_averages()'s self_cpu_time_total), not by the time per call or by single "
                 "events")
+    if load.name == "region" and load.dominant not in names:
+        return (f"{load.dominant!r}, a record_function region, is missing: a region is an entry "
+                "of key_averages() like any op, and its self time is the work done in it "
+                "outside the ops it calls; keep every CPU entry, not only the aten:: ones")
     if load.first and names[0] == load.first:
         return f"{names[0]!r} is simply the first op fn runs"
     return "rank the key_averages() entries by self time, largest first"
@@ -366,6 +384,48 @@ def test_top_ops_calls_fn_once(candidate, workloads):
         "update the weights twice)"))
 
 
+@pytest.mark.task(TOP, category="values")
+def test_top_ops_ranks_a_record_function_region_like_any_op(candidate, workloads):
+    """A record_function region is an entry too: when its own (self) time dominates, it comes
+    first."""
+    load = workloads["region"]
+    result = call_top_ops(candidate, load, 3)
+    names = [name for name, _ in result]
+    require(bool(names) and names[0] == load.dominant, (
+        f"top_ops(fn, ..., k=3) on {load.describe} put {names[0] if names else None!r} first; "
+        f"the region {load.dominant!r} has by far the largest self time. You returned {names}. "
+        f"{ranking_mistake(names, load)}"))
+
+
+@pytest.mark.task(TOP, category="shape")
+def test_top_ops_with_k_zero_is_empty(candidate, workloads):
+    """k=0 asks for no entries: an empty list."""
+    load = workloads["small"]
+    result = call_top_ops(candidate, load, 0)
+    require(result == [], (
+        f"top_ops(fn, ..., k=0) on {load.describe} returned {len(result)} entries; k is the "
+        "number of entries to return, so k=0 gives []: slice rows[:k], with no special case "
+        "that turns 0 into 'no limit'"))
+
+
+@pytest.mark.task(TOP, category="properties")
+def test_top_ops_leaves_the_thread_count_alone(candidate, workloads):
+    """top_ops does not change torch's thread count (a caller's setting) to steady its times."""
+    load = workloads["small"]
+    before = torch.get_num_threads()
+    planted = 3 if before != 3 else 2
+    torch.set_num_threads(planted)
+    try:
+        call_top_ops(candidate, load, 3)
+        after = torch.get_num_threads()
+    finally:
+        torch.set_num_threads(before)
+    require(after == planted, (
+        f"top_ops changed torch's thread count from {planted} to {after}. The thread count is "
+        "the caller's setting: leave torch.set_num_threads alone (or restore it before "
+        "returning)"))
+
+
 # --- slowest_op ---------------------------------------------------------------------------------
 
 
@@ -419,6 +479,16 @@ def test_slowest_op_of_an_empty_fn_is_none(candidate):
         "None"))
 
 
+@pytest.mark.task(SLOWEST, category="values")
+def test_slowest_op_can_be_a_record_function_region(candidate, workloads):
+    """A region whose own time dominates is the slowest op: a name the profiler reports."""
+    load = workloads["region"]
+    result = call_slowest(candidate, load)
+    require(result == load.dominant, (
+        f"slowest_op on {load.describe} returned {result!r}; the entry with the largest self "
+        f"time there is {load.dominant!r}. {ranking_mistake([result] if result else [], load)}"))
+
+
 # --- first_nan_op -------------------------------------------------------------------------------
 
 
@@ -453,6 +523,12 @@ def norm_by_hand(x: Tensor) -> Tensor:
 def clean_chain(x: Tensor) -> Tensor:
     a = x * 2
     return (a.exp().tanh() + a.sin()).sum()
+
+
+def inf_forward(x: Tensor) -> Tensor:
+    a = x * 2
+    b = torch.log(torch.relu(a))  # log(0) = -inf in the forward pass where a <= 0
+    return (b * 3).sum()
 
 
 def nan_forward(x: Tensor) -> Tensor:
@@ -557,6 +633,39 @@ def test_first_nan_op_refuses_a_nan_forward(candidate, device):
         "but the loss is already NaN after the forward pass. Anomaly mode checks backward only "
         "and would name a later op that merely uses the NaN (here MulBackward0); check "
         "torch.isfinite(loss) before backward and raise ValueError when it is not")
+
+
+@pytest.mark.task(NAN, category="properties")
+def test_first_nan_op_refuses_an_infinite_forward(candidate, device):
+    """A loss that is already -inf is a forward bug too: ValueError, NaN or inf alike."""
+    case = NanCase(inf_forward, "a = x*2 -> log(relu(a)) (-inf where a <= 0) -> *3 -> sum",
+                   None)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            result = candidate.first_nan_op(case.fn, nan_x(device))
+    except ValueError:
+        return
+    raise AssertionError(
+        f"first_nan_op(fn, x) with x = {NAN_X} and fn = {case.describe} returned {result!r}, "
+        "but the loss is already -inf after the forward pass. Refuse inf as well as NaN: "
+        "check torch.isfinite(loss) (not only torch.isnan) and raise ValueError")
+
+
+@pytest.mark.task(NAN, category="properties")
+def test_first_nan_op_leaves_a_parameter_alone(candidate, device):
+    """x may be a leaf that requires grad (a parameter): it gets no .grad from the call, even
+    when backward runs to the end (no NaN to stop it)."""
+    x = nan_x(device).requires_grad_(True)
+    case = NAN_CASES["clean"]
+    call_first_nan(candidate, case, x)
+    require(x.requires_grad and x.grad is None, (
+        f"first_nan_op(fn, x) with x = {NAN_X}, a leaf that requires grad, and fn = "
+        f"{case.describe} "
+        + ("left x with a .grad: backward reached the caller's x through your copy. "
+           "x.clone() stays in x's graph; take leaf = x.detach().requires_grad_(), which "
+           "starts a graph of its own" if x.grad is not None else
+           "turned off x.requires_grad; leave the caller's tensor as it is")))
 
 
 @pytest.mark.task(NAN, category="properties")
@@ -666,6 +775,24 @@ def test_a_step_without_syncs_has_none(candidate, device):
         f"sync_points on {describe} returned {result}; none of these make the host wait (a "
         "dtype cast stays on the device, .cpu() of a CPU tensor does nothing). "
         f"{sync_mistake(result) if result else ''}"))
+
+
+@pytest.mark.task(SYNC, category="values")
+def test_sync_points_calls_are_independent(candidate, device):
+    """Two calls on the same step report the same syncs: nothing carries over between calls."""
+    if device.type != "cpu":
+        skip_check("the CUDA step is checked by test_sync_points_on_cuda")
+    x, w = randn(32, 8, seed=11, device=device), randn(8, 16, seed=12, device=device)
+    training_step_with_syncs(x, w)  # warm up
+    first = list(call_sync_points(candidate, training_step_with_syncs, (x, w), SYNC_STEP))
+    second = list(call_sync_points(candidate, training_step_with_syncs, (x, w), SYNC_STEP))
+    require(second == first, (
+        f"sync_points on a step ({SYNC_STEP}) returned {len(first)} syncs, then {len(second)} "
+        "on the same step"
+        + (": the second call also reports the previous call's syncs. Keep no list between "
+           "calls: start a fresh one inside sync_points" if second[:len(first)] == first
+           and len(second) > len(first) else
+           "; each call profiles its own fn(*args) and reports only that")))
 
 
 @pytest.mark.task(SYNC, category="properties")
