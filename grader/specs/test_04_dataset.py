@@ -31,7 +31,10 @@ LOADER = "make_loader"
 COLLATE = "pad_collate"
 
 VOCAB_SIZE = 50257  # GPT-2's vocabulary, so token ids look like real ones
-FORMS = ("list", "int64 tensor", "int32 tensor")
+# "strided int64 tensor": every other element of a buffer, a non-contiguous view whose other
+# elements are tokens too, so code that reads the storage as if it were contiguous shows
+STRIDED = "strided int64 tensor"
+FORMS = ("list", "int64 tensor", "int32 tensor", STRIDED)
 
 
 def require(condition: bool, message: str) -> None:
@@ -76,9 +79,14 @@ def must_raise(call: Callable[[], object], error: type[Exception], what: str, wh
 
 
 def make_tokens(n: int, seed: int, form: str = "int64 tensor") -> list[int] | Tensor:
-    """n random token ids in one of the accepted forms: a list, an int64 or an int32 tensor."""
+    """n random token ids in one of the accepted forms: a list, an int64 or an int32 tensor, or a
+    non-contiguous int64 view (every other element of a buffer of 2n tokens)."""
     generator = torch.Generator().manual_seed(seed)
     tokens = torch.randint(0, VOCAB_SIZE, (n,), generator=generator)  # (n,) int64
+    if form == STRIDED:
+        buffer = torch.randint(0, VOCAB_SIZE, (2 * n,), generator=generator)  # (2n,)
+        buffer[::2] = tokens
+        return buffer[::2]  # (n,), stride 2
     if form == "list":
         return tokens.tolist()
     if form == "int32 tensor":
@@ -224,6 +232,14 @@ def window_mistake(tokens: Tensor, index: int, T: int, stride: int, got_inputs: 
 
     s = index * stride
     inputs, targets = window(s), window(s + 1)
+    if tokens.dim() == 1 and tokens.stride(0) != 1 and tokens.numel() > 1:
+        # what reading the memory as if it were contiguous gives (as_strided, view on storage)
+        memory = torch.as_strided(tokens, (tokens.numel() * tokens.stride(0),), (1,))
+        if same(got_inputs, memory[s : s + T]):
+            return ("token_ids here is a non-contiguous view (every other element of a buffer), "
+                    "and the windows were read from its memory as if it were contiguous "
+                    "(as_strided or a view of the storage). Slice the tensor, tokens[s : s + "
+                    "context_length], or make it contiguous first")
     if same(got_inputs, inputs) and same(got_targets, inputs):
         return ("target_ids equal input_ids. The targets are the inputs shifted by one, "
                 "tokens[s + 1 : s + context_length + 1], so that target_ids[t] is the token that "
@@ -245,6 +261,7 @@ def window_mistake(tokens: Tensor, index: int, T: int, stride: int, got_inputs: 
 @example(case=(5, 4, 1, "list", 0))  # exactly one window
 @example(case=(12, 3, 3, "int32 tensor", 1))  # windows that just touch
 @example(case=(17, 4, 2, "int64 tensor", 2))
+@example(case=(17, 4, 2, STRIDED, 2))  # a non-contiguous view of a longer buffer
 def test_windows_hold_the_tokens_and_the_targets_are_shifted_by_one(candidate, reference, case):
     """Window i starts at s = i * stride: inputs tokens[s : s + T], targets tokens[s+1 : s+T+1]."""
     n, T, stride, form, seed = case
@@ -252,7 +269,8 @@ def test_windows_hold_the_tokens_and_the_targets_are_shifted_by_one(candidate, r
     call = dataset_call(n, T, stride, form)
     dataset = build_dataset(candidate, tokens, T, stride, call)
     expected_dataset = reference.TokenWindowDataset(tokens, T, stride)
-    as_tensor = torch.as_tensor(tokens, dtype=torch.long)
+    as_tensor = tokens if isinstance(tokens, Tensor) and tokens.dtype == torch.long else (
+        torch.as_tensor(tokens, dtype=torch.long))
     for index in range(len(expected_dataset)):
         got_inputs, got_targets = item_of(dataset, index, call, len(expected_dataset))
         inputs, targets = expected_dataset[index]
@@ -405,26 +423,26 @@ def test_make_loader_returns_a_dataloader_set_up_as_asked(candidate, reference):
     """A torch DataLoader over the dataset with the batch_size, drop_last (True when left out)
     and num_workers it was given."""
     dataset = window_dataset(reference, 10)
-    for batch_size, shuffle, drop_last, num_workers in ((4, True, None, 0), (3, False, False, 2),
-                                                         (5, True, True, 1)):
+    # None: the argument is left out, so its default (drop_last True, num_workers 0) applies
+    cases = ((4, True, None, 0), (3, False, False, 2), (5, True, True, 1), (4, False, None, None))
+    for batch_size, shuffle, drop_last, num_workers in cases:
         call = loader_call(10, batch_size, shuffle, 0, drop_last)[:-1] + (
-            f", num_workers={num_workers})")
-        if drop_last is None:
-            loader = candidate.make_loader(dataset, batch_size, shuffle, 0,
-                                           num_workers=num_workers)
-        else:
-            loader = candidate.make_loader(dataset, batch_size, shuffle, 0, drop_last=drop_last,
-                                           num_workers=num_workers)
+            "" if num_workers is None else f", num_workers={num_workers}") + ")"
+        given = {} if drop_last is None else {"drop_last": drop_last}
+        if num_workers is not None:
+            given["num_workers"] = num_workers
+        loader = candidate.make_loader(dataset, batch_size, shuffle, 0, **given)
         require(isinstance(loader, DataLoader), (
             f"{call} returned {kind(loader)}; return a torch.utils.data.DataLoader"))
         require(loader.dataset is dataset, f"{call}: the DataLoader is not over `dataset`")
         expected = {"batch_size": batch_size, "drop_last": drop_last is not False,
-                    "num_workers": num_workers}
+                    "num_workers": num_workers or 0}
         for name, value in expected.items():
+            defaults = {"drop_last": "; drop_last defaults to True",
+                        "num_workers": "; num_workers defaults to 0 (no worker processes)"}
             require(getattr(loader, name) == value, (
                 f"{call}: the DataLoader has {name}={getattr(loader, name)!r}, expected "
-                f"{value!r}. Pass {name} on to DataLoader" + (
-                    "; drop_last defaults to True" if name == "drop_last" else "")))
+                f"{value!r}. Pass {name} on to DataLoader" + defaults.get(name, "")))
 
 
 @pytest.mark.task(LOADER, category="shape")
@@ -508,10 +526,12 @@ def test_the_same_seed_gives_the_same_batches(candidate, reference):
 
 @pytest.mark.task(LOADER, category="properties")
 def test_different_seeds_give_different_orders(candidate, reference):
-    """Seeds 0, 1, 2 and 12345 shuffle 24 windows into four different orders."""
+    """Seeds 0, 1, 2, 12345 and the seed an unseeded torch.Generator starts from shuffle 24
+    windows into five different orders (seed 0 is a seed like any other)."""
     dataset = window_dataset(reference, 24)
     orders = {}
-    for seed in (0, 1, 2, 12345):
+    unseeded = torch.Generator().initial_seed()
+    for seed in (0, 1, 2, 12345, unseeded):
         orders[seed] = read_epoch(candidate.make_loader(dataset, 4, True, seed),
                                   loader_call(24, 4, True, seed))
     in_order = [seed for seed, epoch in orders.items() if flat(epoch) == list(range(24))]
@@ -521,6 +541,13 @@ def test_different_seeds_give_different_orders(candidate, reference):
     seeds_seen = list(orders)
     for i, a in enumerate(seeds_seen):
         for b in seeds_seen[i + 1 :]:
+            if orders[a] == orders[b] and (a, b) == (0, unseeded):
+                raise AssertionError(
+                    f"make_loader(a dataset of 24 windows, batch_size=4, shuffle=True) gave the "
+                    f"same order for seed=0 and seed={unseeded}, the seed a torch.Generator "
+                    f"starts from: {preview(orders[a])}.\n  Likely mistake: seed 0 never "
+                    "reached the generator, as when it is applied only `if seed:`. 0 is a seed "
+                    "like any other: torch.Generator().manual_seed(seed), always")
             require(orders[a] != orders[b], (
                 f"make_loader(a dataset of 24 windows, batch_size=4, shuffle=True) gave the same "
                 f"order for seed={a} and seed={b}: {preview(orders[a])}. The seed must drive "
@@ -537,6 +564,32 @@ def test_each_epoch_is_a_new_shuffle(candidate, reference):
         f"{call}: two passes over the same loader gave the same order, {preview(first)}. Each "
         "epoch should be shuffled anew. Create the generator once, in make_loader, and let the "
         "DataLoader draw from it on every pass; don't reseed it at the start of each epoch"))
+
+
+@pytest.mark.task(LOADER, category="properties")
+def test_two_loaders_alive_at_once_keep_their_own_orders(candidate, reference):
+    """Loaders made one after the other, then read, give the orders each gives alone: making a
+    loader does not change the ones made before it."""
+    dataset = window_dataset(reference, 24)
+    alone = {seed: read_epoch(candidate.make_loader(dataset, 4, True, seed),
+                              loader_call(24, 4, True, seed)) for seed in (3, 4)}
+    first = candidate.make_loader(dataset, 4, True, 3)
+    second = candidate.make_loader(dataset, 4, True, 4)
+    together = {3: read_epoch(first, loader_call(24, 4, True, 3)),
+                4: read_epoch(second, loader_call(24, 4, True, 4))}
+    for seed, other in ((3, 4), (4, 3)):
+        if together[seed] == alone[seed]:
+            continue
+        message = (f"{loader_call(24, 4, True, seed)} gave {preview(alone[seed])} when it was "
+                   f"the only loader, but {preview(together[seed])} when a loader with seed="
+                   f"{other} was made {'after' if seed == 3 else 'before'} it and both were "
+                   "read. Each loader's order must depend on its own seed alone")
+        if seed == 3 and together[3] == alone[4]:
+            message += ("\n  Likely mistake: the loaders share one torch.Generator (a "
+                        "module-level one?), and making the second reseeded the first's. "
+                        "Create a new torch.Generator().manual_seed(seed) in every make_loader "
+                        "call")
+        raise AssertionError(message)
 
 
 @pytest.mark.task(LOADER, category="properties")
@@ -640,7 +693,7 @@ def collate_cases(draw: st.DrawFn) -> tuple[list[int], int, int, int]:
     """(lengths, pad_id, ignore_index, seed); pad_id often equals a real token."""
     lengths = draw(st.lists(sizes(1, 7), min_size=1, max_size=5))
     pad_id = draw(st.one_of(st.integers(0, 9), st.just(50256)))
-    return lengths, pad_id, draw(st.sampled_from((-100, -1, -7))), draw(seeds())
+    return lengths, pad_id, draw(st.sampled_from((-100, -1, -7, 0))), draw(seeds())
 
 
 @pytest.mark.task(COLLATE, category="shape")
@@ -662,6 +715,7 @@ def test_pad_collate_gives_two_int64_tensors_of_b_by_the_longest(candidate):
 @given(case=collate_cases())
 @example(case=([3, 1, 5], 0, -100, 0))
 @example(case=([2, 4], 3, -7, 1))
+@example(case=([3, 1, 5], 2, 0, 2))  # ignore_index 0 is an index like any other
 def test_pad_collate_pads_inputs_with_pad_id_and_targets_with_ignore_index(candidate, reference,
                                                                           case):
     """inputs[b, :L_b] = input_ids, then pad_id; targets[b, :L_b] = target_ids, then
@@ -674,6 +728,32 @@ def test_pad_collate_pads_inputs_with_pad_id_and_targets_with_ignore_index(candi
                    what=f"{call}: inputs", mistakes=INPUT_MISTAKES)
     assert_matches(targets, lambda *a: reference.pad_collate(*a)[1], pairs, pad_id,
                    ignore_index, what=f"{call}: targets", mistakes=TARGET_MISTAKES)
+
+
+@pytest.mark.task(COLLATE, category="values")
+def test_ignore_index_defaults_to_minus_100(candidate, reference):
+    """Called as collate_fn=functools.partial(pad_collate, pad_id=...), without ignore_index,
+    the targets are padded with -100, cross_entropy's default ignore_index."""
+    pairs = make_pairs((3, 1, 5), seed=4)
+    call = (f"{COLLATE}({len(pairs)} pairs of lengths [3, 1, 5], pad_id=0) (ignore_index left "
+            "out)")
+    out = candidate.pad_collate(pairs, 0)
+    require(isinstance(out, (tuple, list)) and len(out) == 2, (
+        f"{call} returned {kind(out)}; return the pair (inputs, targets)"))
+    targets = out[1]
+    require(isinstance(targets, Tensor), f"{call} returned targets as {kind(targets)}")
+    expected = reference.pad_collate(pairs, 0)[1]
+    if targets.shape == expected.shape and torch.equal(targets, expected):
+        return
+    message = f"{call}: targets are {targets.tolist()}, expected {expected.tolist()}"
+    padding = expected == -100
+    held = targets[padding].unique() if targets.shape == expected.shape else None
+    if held is not None and held.numel() == 1 and torch.equal(targets[~padding],
+                                                              expected[~padding]):
+        message += (f"\n  Likely mistake: the padding holds {held.item()}, so ignore_index "
+                    "defaults to that. It defaults to -100, the value cross_entropy skips unless "
+                    "told otherwise")
+    raise AssertionError(message)
 
 
 @pytest.mark.task(COLLATE, category="properties")

@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 from torch import Tensor, nn
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from grader.harness import Mistake, assert_matches, measure_speed_ratio, skip_check
+from grader.harness import Mistake, assert_matches, measure_speed_ratio, sandbox, skip_check
 from grader.strategies import randn, seeds
 
 pytestmark = pytest.mark.rung("06-amp")
@@ -275,6 +275,69 @@ def test_autocast_forward_leaves_the_model_in_float32(candidate, device, dtype):
         "when the block ends."))
 
 
+@pytest.mark.task(FORWARD, category="properties")
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16], ids=str)
+def test_autocast_forward_leaves_the_autocast_settings_as_they_were(candidate, device, dtype):
+    """The process-wide autocast settings (on or off, and the dtype a bare torch.autocast uses)
+    are the same after the call as before it."""
+    def settings() -> tuple[bool, torch.dtype]:
+        return torch.is_autocast_enabled(device.type), torch.get_autocast_dtype(device.type)
+
+    problem = TYPICAL
+    x, _ = problem.data(device)
+    before = settings()
+    try:
+        candidate.autocast_forward(problem.build(problem.flat(device)), x, device.type, dtype)
+        after = settings()
+    finally:  # leave the process as the next test expects it
+        torch.set_autocast_enabled(device.type, before[0])
+        torch.set_autocast_dtype(device.type, before[1])
+    require(after[0] == before[0], (
+        f"autocast_forward(model, x, {device.type!r}, {dtype}) returned with autocast "
+        f"{'on' if after[0] else 'off'}; it was {'on' if before[0] else 'off'} before. Use "
+        "torch.autocast as a context manager, so the block restores it."))
+    require(after[1] == before[1], (
+        f"autocast_forward(model, x, {device.type!r}, {dtype}) changed the process-wide "
+        f"autocast dtype for {device.type!r} from {before[1]} to {after[1]} (torch."
+        "set_autocast_dtype): every later torch.autocast without a dtype, in any code, now "
+        "runs in it. Pass the dtype to the context instead: torch.autocast(device_type="
+        "device_type, dtype=dtype)."))
+
+
+@pytest.mark.task(FORWARD, category="properties")
+@pytest.mark.parametrize("mode", ["train", "eval"])
+def test_autocast_forward_calls_the_model_on_x_as_it_is(candidate, device, mode):
+    """The call goes through model(x), so the model's hooks run; the model gets x itself, still
+    float32 (autocast casts inside each op); and the model stays in the mode it was in."""
+    problem = TYPICAL
+    model = problem.build(problem.flat(device)).train(mode == "train")
+    x, _ = problem.data(device)
+    received: list[Any] = []
+    model.register_forward_pre_hook(lambda module, args: received.append(args))
+    dtype = torch.bfloat16
+    call = (f"autocast_forward(model, x, {device.type!r}, {dtype}) on {problem.describe()}, "
+            f"model in {mode} mode")
+    candidate.autocast_forward(model, x, device.type, dtype)
+    require(bool(received), (
+        f"{call}: the model's forward hooks never ran. Call the module, model(x), not "
+        "model.forward(x): only the call runs the hooks that libraries and profilers attach."))
+    got = received[0][0] if received[0] else None
+    if isinstance(got, Tensor) and got.dtype != x.dtype:
+        raise AssertionError(
+            f"{call}: the model was handed a {got.dtype} tensor of shape {tuple(got.shape)}, "
+            f"not x ({x.dtype}).\n  Likely mistake: x was cast to the low-precision dtype "
+            "before the call (x.to(dtype), x.bfloat16()). Don't cast the inputs: autocast "
+            "casts them inside each op that is safe in low precision and leaves the others, "
+            "such as softmax and reductions, in float32.")
+    require(isinstance(got, Tensor) and got.shape == x.shape and torch.equal(got, x), (
+        f"{call}: the model was not called on x as given (it got "
+        f"{type(got).__name__ if not isinstance(got, Tensor) else tuple(got.shape)})."))
+    require(model.training == (mode == "train"), (
+        f"{call}: afterwards the model is in {'train' if model.training else 'eval'} mode. "
+        "autocast_forward must not change the model: leave .train()/.eval() to the caller "
+        "(training calls autocast_forward too)."))
+
+
 @pytest.mark.task(FORWARD, category="grad")
 @given(problem=problems(), dtype=LOW_DTYPES)
 @example(problem=TYPICAL, dtype=torch.bfloat16)
@@ -419,6 +482,7 @@ def test_amp_step_updates_the_parameters_like_the_reference(candidate, reference
 @pytest.mark.task(STEP, category="values")
 @given(problem=problems(), recipe=st.sampled_from(RECIPES))
 @example(problem=TYPICAL, recipe=BF16)
+@example(problem=TYPICAL, recipe=FP16)
 def test_amp_step_returns_the_loss_before_the_update(candidate, reference, device, problem,
                                                      recipe):
     """The returned float is the batch's loss as the forward pass computed it."""
@@ -433,7 +497,12 @@ def test_amp_step_returns_the_loss_before_the_update(candidate, reference, devic
         value = run_step(reference, problem, recipe, device, f, x, y).loss
         return torch.tensor(value, dtype=f.dtype, device=device)
 
-    assert_matches(got, expected, flat, x, y,
+    mistakes = () if recipe.init_scale is None else (Mistake(
+        f"the loss is {recipe.init_scale:g}× too large, the loss scale: you returned "
+        "scaler.scale(loss).item(). Backward on scaler.scale(loss), but return the loss "
+        "itself, loss.item()",
+        lambda f, x, y, scale=recipe.init_scale: scale * expected(f, x, y)),)
+    assert_matches(got, expected, flat, x, y, mistakes=mistakes,
                    what=f"the loss amp_train_step returned on {problem.describe()} with "
                         f"{recipe.describe(device)}")
 
@@ -864,6 +933,49 @@ def test_compiled_runs_a_graph_the_backend_compiled(candidate, device, fresh_dyn
         "never reached that backend: nothing was compiled with it. Return "
         "torch.compile(model, backend=backend), passing `backend` through (the grader's own "
         "backend records every graph it gets)."))
+
+
+@pytest.mark.task(COMPILED, category="properties")
+def test_compiled_returns_the_model_where_dynamo_cannot_run(candidate, device, fresh_dynamo):
+    """Where torch._dynamo.is_dynamo_supported() is False (a Python version dynamo does not
+    know yet, say), the result is the model itself."""
+    problem = TYPICAL
+    model = problem.build(problem.flat(device))
+    with sandbox.patched(torch._dynamo, "is_dynamo_supported", lambda: False):
+        result = candidate.compiled(model, backend=RecordingBackend())
+    require(result is model, (
+        "compiled(model) where torch._dynamo.is_dynamo_supported() is False returned "
+        f"{type(result).__name__}, not the model. torch.compile cannot run there (it raises on "
+        "such a Python): ask torch._dynamo.is_dynamo_supported() first and return model "
+        "unchanged when it says no."))
+
+
+@pytest.mark.task(COMPILED, category="structure")
+def test_compiled_defaults_to_the_inductor_backend(candidate, device, fresh_dynamo):
+    """compiled(model) without a backend hands torch.compile backend="inductor" (the grader
+    records the request and compiles with "eager" instead, to keep the check fast)."""
+    problem = TYPICAL
+    model = problem.build(problem.flat(device))
+    real_compile = torch.compile
+    requested: list[Any] = []
+
+    def recording_compile(target: Any = None, **options: Any) -> Any:
+        requested.append(options.get("backend"))
+        options["backend"] = "eager"
+        return real_compile(target, **options)
+
+    with sandbox.patched(torch, "compile", recording_compile):
+        result = candidate.compiled(model)
+        result(problem.data(device)[0])
+    require(bool(requested), (
+        "compiled(model) never called torch.compile; return torch.compile(model, "
+        "backend=backend)."))
+    others = [backend for backend in requested if backend not in (None, "inductor")]
+    if others:
+        raise AssertionError(
+            f"compiled(model), called without a backend, asked torch.compile for backend="
+            f"{others[0]!r}. The default is backend=\"inductor\", torch.compile's own: keep "
+            "`backend: ... = \"inductor\"` in the signature and pass it through.")
 
 
 @pytest.mark.task(COMPILED, category="values")
