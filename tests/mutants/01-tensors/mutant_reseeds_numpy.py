@@ -9,7 +9,7 @@ import numpy
 import torch
 from torch import Tensor
 
-KATA_EXPECT = {"status": "fail", "task": "one_hot", "category": "values", "message": "reseeded NumPy's global RNG"}
+KATA_EXPECT = {"status": "fail", "task": "one_hot", "category": "shape", "message": "reseeded NumPy's global RNG"}
 
 def pairwise_sq_distances(x: Tensor, y: Tensor) -> Tensor:
     """Squared Euclidean distances between the rows of x (N, D) and y (M, D), as (N, M)."""
