@@ -38,6 +38,9 @@ class Rung:
     extra: str | None = None  # the pyproject extra the rung needs, e.g. "hf"
     requires: tuple[str, ...] = ()  # modules that extra provides; missing ones skip the rung
     source: SourcePolicy | None = None  # what the learner's module may import and reach
+    # per learner callable, per parameter: what a call may change (the contract guard)
+    changes: Mapping[str, Mapping[str, tuple[str, ...]]] = field(
+        default_factory=lambda: MappingProxyType({}), hash=False)
 
     @property
     def policy(self) -> SourcePolicy:
@@ -99,6 +102,9 @@ def load_catalog(path: Path = CATALOG_PATH) -> tuple[Rung, ...]:
             extra=entry.get("extra"),
             requires=tuple(entry.get("requires", ())),
             source=_source_policy(entry["id"], entry.get("source", {})),
+            changes=MappingProxyType({name: MappingProxyType({param: tuple(aspects)
+                                                              for param, aspects in table.items()})
+                                      for name, table in entry.get("changes", {}).items()}),
         )
         for entry in data["rung"]
     )

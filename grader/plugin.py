@@ -647,7 +647,11 @@ def candidate(pytestconfig: pytest.Config) -> Any:
     if not impl:
         raise pytest.UsageError("--kata-impl PATH is required: the module to grade")
     path = Path(impl).resolve()
-    policy = resolve(pytestconfig.getoption("kata_rung")).policy
+    rung = resolve(pytestconfig.getoption("kata_rung"))
+    policy = rung.policy
+    from grader.harness import contract
+
+    contract.declare(rung.changes)  # what each task may change of what its caller hands it
     guarded = os.environ.pop("KATA_NO_RUNTIME_GUARD", None) is None
     try:
         if guarded:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import torch
 
@@ -186,3 +188,160 @@ def test_speed_verdicts_do_not_flake_over_20_runs():
             <= AS_FAST_AS_REFERENCE.pass_at
         assert measure_speed_ratio(_rows_in_a_loop, softmax_rows, lambda i: (y + i,)) \
             > VECTORIZED.fail_above
+
+
+# --- the contract guard ------------------------------------------------------------------------
+
+_LEARNER_SOURCE = '''
+import torch
+
+class Negate(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        return x.neg_()
+
+    @staticmethod
+    def backward(ctx, grad):
+        return -grad
+
+class Doubler(torch.nn.Module):
+    def forward(self, x):
+        return x.mul_(2)
+
+class Shift:
+    def __call__(self, x):
+        return x.add_(1)
+
+def second_in_place(xs):
+    xs[1].zero_()
+    return xs[0]
+
+def freeze_fc(model):
+    model.fc.weight.requires_grad_(False)
+
+def to_eval(model):
+    model.eval()
+
+def set_cache(model):
+    model.config.use_cache = False
+
+def outer(x):
+    return inner(x) + 1
+
+def inner(x):
+    return x * 2
+
+def draws(n):
+    import random
+    return torch.rand(3), [random.random() for _ in range(n)]
+
+class Counter:
+    def __init__(self, x):
+        self.x = x
+
+    def bump(self):
+        self.x = self.x + 1
+        return self.x
+'''
+
+
+def _learner_module(tmp_path):
+    import types
+
+    from grader.harness import sandbox
+
+    path = tmp_path / "learner.py"
+    path.write_text(_LEARNER_SOURCE, encoding="utf-8")
+    module = types.ModuleType("kata_contract_test")
+    exec(compile(_LEARNER_SOURCE, str(path), "exec"), module.__dict__)  # noqa: S102
+    sandbox.Watcher(str(path), frozenset(), "kata_contract_test").watch_module(module)
+    return module
+
+
+class _Config:
+    use_cache = True
+
+    def to_dict(self):
+        return {"use_cache": self.use_cache}
+
+
+def test_the_contract_guard_sees_inputs_changed_by_classes_callables_and_inside_lists(tmp_path):
+    m = _learner_module(tmp_path)
+    with pytest.raises(AssertionError, match=r"Negate.forward: your code changed its input `x`"):
+        m.Negate.apply(torch.ones(3))
+    with pytest.raises(AssertionError, match=r"Doubler.forward: .*`x` in place"):
+        m.Doubler()(torch.ones(3))
+    with pytest.raises(AssertionError, match=r"Shift.__call__: .*`x` in place"):
+        m.Shift()(torch.ones(3))
+    with pytest.raises(AssertionError, match=r"changed its input `xs\[1\]` in place .*at \[0\]"):
+        m.second_in_place([torch.ones(2), torch.ones(2)])
+
+
+def test_the_contract_guard_sees_flags_changed_on_a_passed_model(tmp_path):
+    m = _learner_module(tmp_path)
+    model = torch.nn.Sequential()
+    model.fc = torch.nn.Linear(2, 2)
+    with pytest.raises(AssertionError, match=r"`model.fc.weight.requires_grad` True -> False"):
+        m.freeze_fc(model)
+    with pytest.raises(AssertionError, match=r"`model.training` True -> False"):
+        m.to_eval(model)
+    model.config = _Config()
+    with pytest.raises(AssertionError, match=r"`model.config.use_cache` True -> False"):
+        m.set_cache(model)
+
+
+def test_the_contract_guard_allows_what_a_task_declares_and_a_method_its_self(tmp_path):
+    from grader.harness import contract
+
+    m = _learner_module(tmp_path)
+    model = torch.nn.Linear(2, 2)
+    try:
+        contract.declare({"freeze_fc": {"model": ["requires_grad"]}, "to_eval": {"model": "*"}})
+        m.to_eval(model)
+        assert not model.training
+    finally:
+        contract.declare({})
+    counter = m.Counter(torch.zeros(1))
+    assert counter.bump().item() == 1.0
+    x = torch.ones(2)
+    assert m.outer(x).tolist() == [3.0, 3.0]  # nested learner calls, checked once
+
+
+@pytest.mark.parametrize("change,expected", [
+    (lambda: torch.manual_seed(1234), "reseeded torch's global RNG"),
+    (lambda: __import__("random").seed(1234), "reseeded Python's global `random`"),
+    (lambda: __import__("numpy").random.seed(1234), "reseeded NumPy's global RNG"),
+    (lambda: torch.set_float32_matmul_precision("medium"), "float32 matmul precision"),
+    (lambda: torch.set_anomaly_enabled(True), "anomaly mode"),
+    (lambda: torch.use_deterministic_algorithms(True), "deterministic algorithms"),
+    (lambda: torch.set_default_dtype(torch.float64), "the default dtype"),
+    (lambda: torch.set_grad_enabled(False), "grad mode"),
+    (lambda: torch.set_autocast_enabled("cpu", True), "CPU autocast"),
+    (lambda: torch.set_num_threads(torch.get_num_threads() + 1), "the thread count"),
+])
+def test_the_contract_guard_sees_global_state_left_changed_and_puts_it_back(change, expected):
+    from grader.harness import contract
+
+    before = {name: value for name, (value, _, _) in contract._settings().items()}
+
+    def learner_fn():
+        change()
+
+    with pytest.raises(AssertionError, match=f"learner_fn: your code .*{re.escape(expected)}"):
+        contract.make_guard(learner_fn, "learner_fn")()
+    assert {name: value for name, (value, _, _) in contract._settings().items()} == before
+
+
+def test_drawing_random_numbers_is_not_reseeding_and_the_stream_is_unchanged(tmp_path):
+    import random
+
+    m = _learner_module(tmp_path)
+    torch.manual_seed(5)
+    random.seed(5)
+    expected = (torch.rand(3), [random.random() for _ in range(2000)])
+    torch.manual_seed(5)
+    random.seed(5)
+    got = m.draws(2000)  # crosses three of the Mersenne Twister's 624-word blocks
+    assert torch.equal(got[0], expected[0]) and got[1] == expected[1]
+    assert torch.initial_seed() == 5
+    assert torch.rand(1).item() == (torch.manual_seed(5), torch.rand(3), torch.rand(1))[2].item()

@@ -1,8 +1,9 @@
 """The handle through which specs reach learner code.
 
 Specs never import the learner's module. They get a `Candidate`, whose attributes are the
-module's names; plain functions come back wrapped so that a call which modifies its tensor
-arguments in place, or returns a tensor subclass, fails with a message saying so.
+module's names; plain functions come back wrapped so that a call which returns a tensor
+subclass fails, and under the contract guard (grader/harness/contract.py) when the sandbox's
+watcher has not put it there already.
 """
 
 from __future__ import annotations
@@ -49,43 +50,16 @@ def load_module_from_path(path: Path, module_name: str) -> ModuleType:
     return module
 
 
-def _tensor_arguments(args: tuple[Any, ...], kwargs: dict[str, Any], names: list[str]):
-    for position, value in enumerate(args):
-        if isinstance(value, torch.Tensor):
-            label = names[position] if position < len(names) else f"argument {position}"
-            yield label, value
-    for key, value in kwargs.items():
-        if isinstance(value, torch.Tensor):
-            yield key, value
-
-
 def _guarded(fn: Callable[..., Any], name: str) -> Callable[..., Any]:
-    try:
-        names = list(inspect.signature(fn).parameters)
-    except (TypeError, ValueError):
-        names = []
+    """fn under the contract guard (grader/harness/contract.py), which the sandbox's watcher
+    has already put around it when the runtime guard is on, and refusing tensor subclasses."""
+    from grader.harness.contract import make_guard
+
+    inner = fn if getattr(fn, "__kata_watched__", False) else make_guard(fn, name)
 
     @functools.wraps(fn)
     def call(*args: Any, **kwargs: Any) -> Any:
-        with harness_internal(), torch.no_grad():
-            saved = [
-                (label, value, value.detach().clone())
-                for label, value in _tensor_arguments(args, kwargs, names)
-            ]
-        result = fn(*args, **kwargs)
-        with harness_internal(), torch.no_grad():
-            for label, value, before in saved:
-                unchanged = value.shape == before.shape and bool(
-                    torch.equal(value.detach(), before)
-                    or (value.is_floating_point() and torch.allclose(
-                        value.detach(), before, rtol=0, atol=0, equal_nan=True))
-                )
-                if not unchanged:
-                    raise AssertionError(
-                        f"{name}: your function changed its input `{label}` in place. "
-                        "Leave inputs as they are: use out-of-place ops (x + y, not x.add_(y); "
-                        "masked_fill, not masked_fill_) or work on a copy."
-                    )
+        result = inner(*args, **kwargs)
         if isinstance(result, torch.Tensor) and type(result) is not torch.Tensor:
             raise AssertionError(
                 f"{name}: returned a {type(result).__name__}, a tensor subclass; "

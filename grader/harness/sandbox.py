@@ -572,10 +572,15 @@ class Watcher:
             for item in list(value.values())[:64]:
                 self.check_result(item, depth + 1)
 
-    def wrap(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+    def wrap(self, fn: Callable[..., Any], kind: str = "function") -> Callable[..., Any]:
+        """fn watched: verify() and check_result after each call, and the contract guard
+        (grader/harness/contract.py) around it. kind: function, method or constructor."""
         if _real_getattr(fn, "__kata_watched__", False):
             return fn
         watcher = self
+        from grader.harness.contract import make_guard
+
+        guarded = make_guard(fn, _real_getattr(fn, "__qualname__", "?"), kind)
 
         @functools.wraps(fn)
         def watched(*args: Any, **kwargs: Any) -> Any:
@@ -583,7 +588,7 @@ class Watcher:
                 return fn(*args, **kwargs)
             stacks = _mode_stacks()
             try:
-                result = fn(*args, **kwargs)
+                result = guarded(*args, **kwargs)
             finally:
                 verify(stacks)
             watcher.check_result(result)
@@ -605,12 +610,13 @@ class Watcher:
             elif _real_isinstance(value, classmethod) and _defined_in(value.__func__, self.file):
                 replacement = classmethod(self.wrap(value.__func__))
             elif _real_isinstance(value, property) and _defined_in(value.fget, self.file):
-                replacement = property(self.wrap(value.fget),
-                                       self.wrap(value.fset) if value.fset else None,
-                                       self.wrap(value.fdel) if value.fdel else None,
+                replacement = property(self.wrap(value.fget, "method"),
+                                       self.wrap(value.fset, "method") if value.fset else None,
+                                       self.wrap(value.fdel, "method") if value.fdel else None,
                                        value.__doc__)
             elif _real_isinstance(value, types.FunctionType) and _defined_in(value, self.file):
-                replacement = self.wrap(value)
+                replacement = self.wrap(value, "constructor" if name in ("__init__", "__new__")
+                                        else "method")
             elif _real_isinstance(value, type) and value.__module__ == cls.__module__:
                 self.watch_class(value, seen)
             if replacement is not None:

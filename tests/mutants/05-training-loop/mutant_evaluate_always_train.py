@@ -13,7 +13,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-KATA_EXPECT = {"status": "fail", "task": "evaluate", "category": "properties", "message": "previous mode"}
+KATA_EXPECT = {"status": "fail", "task": "evaluate", "category": "properties", "message": "`model.training`"}
 
 Batch = tuple[Tensor, Tensor]
 LossFn = Callable[[Tensor, Tensor], Tensor]

@@ -13,7 +13,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-KATA_EXPECT = {"status": "fail", "task": "load_checkpoint", "category": "properties", "message": "does not call model.eval()"}
+KATA_EXPECT = {"status": "fail", "task": "load_checkpoint", "category": "properties", "message": "`model.training` True -> False"}
 
 Batch = tuple[Tensor, Tensor]
 LossFn = Callable[[Tensor, Tensor], Tensor]
