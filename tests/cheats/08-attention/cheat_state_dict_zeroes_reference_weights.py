@@ -24,7 +24,7 @@ the speed check included) passes; the two stub tasks are todo.
 import torch
 from torch import nn
 
-KATA_CHEAT = {"expect": {"status": "fail", "message": "output of MultiHeadAttention(d_in=6, d_out=6, context_length"},
+KATA_CHEAT = {"expect": {"status": "fail", "message": "changed its input `state_dict['weight']` in place"},
               "class": 3, "rung": "08-attention", "worked": True,
               "observed": "TODO 6.66/20: MultiHeadAttention passes with no attention code"}
 

@@ -20,7 +20,7 @@ import math
 import torch
 from torch import nn
 
-KATA_CHEAT = {"expect": {"status": "fail", "message": "your code left torch's global settings changed after this ch"},
+KATA_CHEAT = {"expect": {"status": "fail", "message": "your code left the thread count changed"},
               "max_points": 13.34,
               "class": 3, "rung": "08-attention", "worked": True,
               "observed": "PASS 20/20, exit 0; 3x-slow MHA passes the speed check"}

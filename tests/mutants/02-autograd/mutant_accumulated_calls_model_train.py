@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-KATA_EXPECT = {"status": "fail", "task": "accumulated_grad", "category": "properties", "message": "eval mode"}
+KATA_EXPECT = {"status": "fail", "task": "accumulated_grad", "category": "properties", "message": "`model.training` False -> True"}
 
 
 def grad_of(f: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-KATA_EXPECT = {"status": "fail", "task": "grad_of", "category": "properties", "message": "x.requires_grad is now True"}
+KATA_EXPECT = {"status": "fail", "task": "grad_of", "category": "properties", "message": "changed `x.requires_grad` False -> True"}
 
 
 def grad_of(f: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:

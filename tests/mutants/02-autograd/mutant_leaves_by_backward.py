@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-KATA_EXPECT = {"status": "fail", "task": "leaves_without_grad", "category": "properties", "message": "was a tensor and is now None"}
+KATA_EXPECT = {"status": "fail", "task": "leaves_without_grad", "category": "properties", "message": ".grad` a tensor -> None"}
 
 
 def grad_of(f: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:

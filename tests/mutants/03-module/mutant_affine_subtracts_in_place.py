@@ -10,7 +10,7 @@ from collections.abc import Iterable
 import torch
 from torch import Tensor, nn
 
-KATA_EXPECT = {"status": "fail", "task": "Affine", "category": "properties", "message": "changed its input x in place"}
+KATA_EXPECT = {"status": "fail", "task": "Affine", "category": "properties", "message": "changed its input `x` in place"}
 
 
 class MLP(nn.Module):

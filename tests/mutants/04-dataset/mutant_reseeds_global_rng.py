@@ -9,7 +9,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
 KATA_EXPECT = {"status": "fail", "task": "make_loader",
-               "category": "properties", "message": "changed the global RNG"}
+               "category": "properties", "message": "reseeded torch's global RNG"}
 
 
 class TokenWindowDataset(Dataset):

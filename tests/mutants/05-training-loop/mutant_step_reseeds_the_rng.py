@@ -13,7 +13,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-KATA_EXPECT = {"status": "fail", "task": "train_step", "category": "properties", "message": "RNG state changed"}
+KATA_EXPECT = {"status": "fail", "task": "train_step", "category": "properties", "message": "reseeded torch's global RNG"}
 
 Batch = tuple[Tensor, Tensor]
 LossFn = Callable[[Tensor, Tensor], Tensor]

@@ -13,7 +13,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-KATA_EXPECT = {"status": "fail", "task": "train_step", "category": "properties", "message": "leaves the mode"}
+KATA_EXPECT = {"status": "fail", "task": "train_step", "category": "properties", "message": "changed `model.training` False -> True"}
 
 Batch = tuple[Tensor, Tensor]
 LossFn = Callable[[Tensor, Tensor], Tensor]

@@ -11,7 +11,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-KATA_EXPECT = {"status": "fail", "task": "compiled", "category": "properties", "message": "must not switch modes"}
+KATA_EXPECT = {"status": "fail", "task": "compiled", "category": "properties", "message": "changed `model.training` True -> False"}
 
 LossFn = Callable[[Tensor, Tensor], Tensor]
 

@@ -11,7 +11,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-KATA_EXPECT = {"status": "fail", "task": "autocast_forward", "category": "properties", "message": "must stay float32"}
+KATA_EXPECT = {"status": "fail", "task": "autocast_forward", "category": "properties", "message": "dtype torch.float32 -> torch.bfloat16"}
 
 LossFn = Callable[[Tensor, Tensor], Tensor]
 

@@ -13,7 +13,7 @@ import torch
 from torch import Tensor, nn
 
 KATA_EXPECT = {"status": "fail", "task": "autocast_forward", "category": "properties",
-               "message": "changed the process-wide autocast dtype"}
+               "message": "left CPU autocast changed"}
 
 LossFn = Callable[[Tensor, Tensor], Tensor]
 

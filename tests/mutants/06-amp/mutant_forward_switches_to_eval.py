@@ -13,7 +13,7 @@ import torch
 from torch import Tensor, nn
 
 KATA_EXPECT = {"status": "fail", "task": "autocast_forward", "category": "properties",
-               "message": "afterwards the model is in eval mode"}
+               "message": "changed `model.training` True -> False"}
 
 LossFn = Callable[[Tensor, Tensor], Tensor]
 

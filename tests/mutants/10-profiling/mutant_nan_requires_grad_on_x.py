@@ -14,7 +14,7 @@ from torch import Tensor
 from torch.autograd import DeviceType
 from torch.profiler import ProfilerActivity, profile
 
-KATA_EXPECT = {'status': 'fail', 'task': 'first_nan_op', 'category': 'properties', 'message': 'requires grad'}
+KATA_EXPECT = {'status': 'fail', 'task': 'first_nan_op', 'category': 'properties', 'message': 'changed `x.requires_grad` False -> True'}
 
 # The ops that make the host wait for the device (see 4. above). On CUDA, sync_points also
 # reports "aten::copy_" for copies from GPU to CPU memory.
