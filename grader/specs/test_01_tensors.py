@@ -22,6 +22,7 @@ from grader.harness import (
     assert_matches,
     assert_no_banned_ops,
     assert_op_count_constant,
+    distinct_digits,
     record_ops,
     sandbox,
 )
@@ -239,11 +240,13 @@ def test_distances_stay_accurate_far_from_the_origin(candidate, N, M, D, seed):
     allowed = far_tolerance(x, y)
     if (error > allowed).any():
         i, j = divmod(int((error / allowed).flatten().argmax()), M)
+        shown_got, shown_truth = distinct_digits(out[i, j].item(), truth[i, j].item(),
+                                                 torch.float32)
         raise AssertionError(
             f"pairwise_sq_distances on float32 points far from the origin (coordinates near "
             f"{FAR_FROM_ORIGIN:g}, N={N}, M={M}, D={D}): {int((error > allowed).sum())} of "
             f"{N * M} entries are off by more than float32 rounding explains.\n"
-            f"  worst at ({i}, {j}): got {out[i, j].item():.6g}, expected {truth[i, j].item():.6g}"
+            f"  worst at ({i}, {j}): got {shown_got}, expected {shown_truth}"
             f" (error {error[i, j].item():.4g}, allowed {allowed[i, j].item():.4g})\n"
             "  Compute in the input dtype (float32), not in a 16-bit dtype (float16, bfloat16)."
         )
