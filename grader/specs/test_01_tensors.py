@@ -22,6 +22,7 @@ from grader.harness import (
     assert_matches,
     assert_no_banned_ops,
     assert_op_count_constant,
+    assert_op_count_constant_in_every_dim,
     distinct_digits,
     record_ops,
     sandbox,
@@ -428,12 +429,21 @@ def test_one_hot_rejects_out_of_range_indices(candidate):
 
 @pytest.mark.task("one_hot", category="structure")
 def test_one_hot_uses_no_python_loop(candidate):
-    """The number of tensor ops is the same for 5 indices as for 11."""
+    """The number of tensor ops is the same for 5 indices as for 11, and for a (rows, columns)
+    tensor of indices, whichever dimension grows."""
     def make_call(n: int) -> Callable[[], object]:
         indices = _random_indices((n,), 4, seed=n)
         return lambda: candidate.one_hot(indices, 4)
 
     assert_op_count_constant(make_call, sizes=(5, 11, 44), dim="number of indices")
+
+    def make_call_2d(rows: int, columns: int) -> Callable[[], object]:
+        indices = _random_indices((rows, columns), 4, seed=rows + columns)
+        return lambda: candidate.one_hot(indices, 4)
+
+    assert_op_count_constant_in_every_dim(make_call_2d, {
+        "rows": ("number of rows of a 2-D indices tensor", (2, 6, 24)),
+        "columns": ("number of columns of a 2-D indices tensor", (2, 6, 24))})
 
     def make_call_classes(num_classes: int) -> Callable[[], object]:
         indices = _random_indices((6,), num_classes, seed=num_classes)
