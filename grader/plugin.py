@@ -523,7 +523,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
 
 def _record(item: pytest.Item, call: pytest.CallInfo[None], report: pytest.TestReport,
             state: RunState) -> None:
-    from grader.harness import sandbox, speed
+    from grader.harness import compare, sandbox, speed
 
     task, category = _marker_info(item)
     extra: dict[str, Any] = {}
@@ -562,6 +562,9 @@ def _record(item: pytest.Item, call: pytest.CallInfo[None], report: pytest.TestR
     if category == "speed" and speed.last_measurement and status in ("pass", "fail", "gray"):
         extra.update({k: float(v) for k, v in speed.last_measurement.items()})
     speed.last_measurement.clear()
+    if status == "fail":  # how far it failed, for the project's mutant tests (compare.last_margin)
+        extra.update(_kill_margin(call, category, extra))
+    compare.last_margin.clear()
     if len(message) > MESSAGE_LIMIT:
         message = message[:MESSAGE_LIMIT] + "\n  … (message cut)"
     previous = state.task_status.get(task, "pass")
@@ -575,6 +578,26 @@ def _record(item: pytest.Item, call: pytest.CallInfo[None], report: pytest.TestR
                 category=category, status=status, message=message,
                 duration=round(report.duration, 4), visibility=visibility,
                 grader_skip=grader_skip, where=where, output=_printed(report), **extra)
+
+
+def _kill_margin(call: pytest.CallInfo[None], category: str, extra: dict[str, Any]
+                 ) -> dict[str, Any]:
+    """The failure's margin (error over allowed, or the check's own measure; none when it has
+    no measure) and whether Hypothesis drew the failing example (not an @example, not a fixed
+    case)."""
+    from grader.harness import compare
+
+    fields: dict[str, Any] = dict(compare.last_margin)
+    if category == "speed" and extra.get("pass_at"):
+        fields = {"margin": extra["ratio"] / extra["pass_at"], "margin_kind": "speed/band"}
+    exc = call.excinfo.value if call.excinfo is not None else None
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    notes = getattr(exc, "__notes__", None)
+    fields["drawn"] = isinstance(notes, list) and any(
+        isinstance(note, str) and note.startswith(("Falsifying", "Failing"))
+        and "explicit" not in note.partition("\n")[0] for note in notes)
+    return fields
 
 
 def _printed(report: pytest.TestReport) -> str:

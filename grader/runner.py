@@ -616,6 +616,10 @@ def _speed_fields(record: dict[str, Any]) -> dict[str, float] | None:
 
 
 NOT_RUN = "not run: the run stopped before this check"
+# How far each failed check of the last check_rung failed, by check name: the record's margin
+# (a number, or absent: categorical), margin_kind, and drawn (Hypothesis drew the failing
+# example). The project's mutant tests read it; no report shows it.
+last_kill_margins: dict[str, dict[str, Any]] = {}
 CAUGHT_STOP_EXIT = 86  # grader/plugin.py's; the parent never imports the plugin
 FOREIGN_SKIP = ("your code skipped this check{where}; only the grader skips checks, for its own "
                 "reasons (no GPU, an extra not installed). Return your result instead.")
@@ -871,6 +875,14 @@ def check_rung(rung: Rung, impl: str = "exercises", device: str = "cpu",
         if require_gpu and test.category == "gpu" and test.status == "skipped":
             test.status, test.message = "fail", f"{GPU_REQUIRED}; {test.message}"
     result.tests = tests
+    last_kill_margins.clear()
+    for test, record in zip(tests, records, strict=True):
+        if record is not None and test.status == "fail":
+            margin = record.get("margin")
+            last_kill_margins[test.name] = {
+                "margin": float(margin) if isinstance(margin, int | float) else None,
+                "margin_kind": clean(record.get("margin_kind", "categorical"), NAME_LIMIT),
+                "drawn": record.get("drawn") is True}
     missing_checks = [t for t, r in zip(tests, records, strict=True) if r is None]
     clean_exit = run.finished and run.returncode in (0, 1) and not run.timed_out
     if problems:

@@ -7,6 +7,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from grader import runner
 from grader.catalog import REPO_ROOT, Rung, load_catalog, resolve
 from grader.results import RungResult
 from grader.runner import check_rung
@@ -16,10 +17,19 @@ AVAILABLE = [rung for rung in load_catalog() if rung.available]
 
 
 @cache
+def _graded(rung_id: str, impl: str, timeout: float | None) -> tuple[RungResult, dict]:
+    result, _ = check_rung(resolve(rung_id), impl=impl, timeout=timeout)
+    return result, dict(runner.last_kill_margins)
+
+
 def grade(rung_id: str, impl: str, timeout: float | None = None) -> RungResult:
     """Grade once per session; several tests read the same verdict."""
-    result, _ = check_rung(resolve(rung_id), impl=impl, timeout=timeout)
-    return result
+    return _graded(rung_id, impl, timeout)[0]
+
+
+def kill_margins(rung_id: str, impl: str) -> dict[str, dict[str, Any]]:
+    """How far each failed check of that grading failed (grader.runner.last_kill_margins)."""
+    return _graded(rung_id, impl, None)[1]
 
 
 def kata_expect(path: Path) -> dict[str, Any]:

@@ -11,7 +11,12 @@ import pytest
 from grader.catalog import Rung
 from grader.harness.candidate import load_module_from_path
 
-from .helpers import AVAILABLE, describe, grade, kata_expect, mutant_files
+from .helpers import AVAILABLE, describe, grade, kata_expect, kill_margins, mutant_files
+
+# A kill is weak unless some failed check failed on a fixed case (an @example, not only a
+# Hypothesis draw) by at least this many times what was allowed (or by a measure-less,
+# categorical property): conftest.py lists weak kills in the summary.
+STRONG_MARGIN = 2.0
 
 BY_ID = pytest.mark.parametrize("rung", AVAILABLE, ids=lambda rung: rung.id)
 
@@ -86,7 +91,7 @@ MUTANTS = [(rung, path) for rung in AVAILABLE for path in mutant_files(rung)]
 
 
 @pytest.mark.parametrize("rung,path", MUTANTS, ids=[f"{r.id}/{p.stem}" for r, p in MUTANTS])
-def test_each_mutant_fails_and_each_alternative_passes(rung: Rung, path):
+def test_each_mutant_fails_and_each_alternative_passes(rung: Rung, path, record_property):
     expect = kata_expect(path)
     result = grade(rung.id, str(path))
     if expect["status"] == "pass":
@@ -104,3 +109,28 @@ def test_each_mutant_fails_and_each_alternative_passes(rung: Rung, path):
     wanted = expect["message"].lower()
     assert any(wanted in t.message.lower() for t in matching), (
         f"no {expect['category']} failure says {expect['message']!r}\n" + describe(result))
+    unwanted = expect.get("not_message", "").lower()
+    if unwanted:
+        said = [t for t in result.tests if t.task == expect["task"] and t.status == "fail"
+                and unwanted in t.message.lower()]
+        assert not said, (f"a failure of {expect['task']} names {expect['not_message']!r}, a "
+                          "mistake this mutant does not make\n" + describe(result))
+    weak = weak_kill(kill_margins(rung.id, str(path)))
+    if weak:
+        record_property("weak_kill", f"{rung.id}/{path.stem}\t{expect['task']}\t{weak}")
+
+
+def weak_kill(margins: dict[str, dict]) -> str:
+    """'' when some failed check failed by a clear margin on a fixed case, else why not."""
+    if not margins:
+        return ""  # failed before any check could fail (an error, the source rules)
+    for fields in margins.values():
+        if not fields["drawn"] and (fields["margin"] is None
+                                    or fields["margin"] >= STRONG_MARGIN):
+            return ""
+    shown = []
+    for name, fields in sorted(margins.items()):
+        margin = "categorical" if fields["margin"] is None else \
+            f"{fields['margin']:.3g} {fields['margin_kind']}"
+        shown.append(f"{name}: {margin}{', drawn' if fields['drawn'] else ''}")
+    return "; ".join(shown)

@@ -13,6 +13,7 @@ from grader.harness.compare import (
     assert_grads_match,
     assert_matches,
     assert_module_grads_match,
+    distinct_digits,
 )
 from grader.harness.skips import GraderSkip, skip_check
 from grader.harness.speed import (
@@ -28,6 +29,7 @@ from grader.harness.structure import (
     assert_no_banned_modules,
     assert_no_banned_ops,
     assert_op_count_constant,
+    assert_op_count_constant_in_every_dim,
     record_ops,
 )
 
@@ -44,9 +46,11 @@ __all__ = [
     "assert_grads_match",
     "assert_matches",
     "assert_module_grads_match",
+    "distinct_digits",
     "assert_no_banned_modules",
     "assert_no_banned_ops",
     "assert_op_count_constant",
+    "assert_op_count_constant_in_every_dim",
     "assert_speed_within",
     "harness_internal",
     "measure_speed_ratio",

@@ -10,7 +10,7 @@ ops at two sizes is a deterministic "no Python loop" test that no machine noise 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +21,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 from grader.harness import sandbox
 from grader.harness.candidate import in_harness_internal
+from grader.harness.compare import note_margin
 
 OP_SLACK = 3
 REFERENCE_FACTOR = 5
@@ -148,8 +149,10 @@ def assert_op_count_constant(
         logs.append(Counter(record_ops(call).working))
     counts = [sum(log.values()) for log in logs]
     detail = ", ".join(f"{c} ops at {dim} {s}" for s, c in zip(sizes, counts, strict=True))
-    grown = any(later > earlier for earlier, later in zip(counts, counts[1:], strict=False))
-    if grown:
+    growth = max((later - earlier for earlier, later in zip(counts, counts[1:], strict=False)),
+                 default=0)
+    if growth > 0:
+        note_margin(growth, "ops grown")
         raise AssertionError(
             f"the number of tensor operations grows with the {dim} ({detail}). That is the mark "
             f"of a Python loop over the {dim} (a for loop, a comprehension, map or recursion). "
@@ -160,6 +163,7 @@ def assert_op_count_constant(
         call()
         theirs = len(record_ops(call).working)
         if counts[-1] > REFERENCE_FACTOR * theirs + 10:
+            note_margin(counts[-1] / (REFERENCE_FACTOR * theirs + 10), "ops/allowed")
             raise AssertionError(
                 f"at {dim} {sizes[-1]} your code runs {counts[-1]} tensor operations, the "
                 f"reference {theirs}: that many, the same at every size, are a Python loop run "
@@ -169,8 +173,34 @@ def assert_op_count_constant(
                                                strict=False):
         differ = sum(((first - second) + (second - first)).values())
         if differ > OP_SLACK:
+            note_margin(differ / OP_SLACK, "ops changed/slack")
             raise AssertionError(
                 f"the tensor operations change with the {dim} ({detail}; {differ} differ "
                 f"between {small} and {large}). Code that loops only for some sizes is still a "
                 f"Python loop over the {dim}. " + advice
             )
+
+
+def assert_op_count_constant_in_every_dim(
+    make_call: Callable[..., Callable[[], Any]],
+    dims: Mapping[str, tuple[str, Sequence[int]]],
+    advice: str = "Work on all positions at once with broadcasting and batched matmuls.",
+    reference: Callable[..., Callable[[], Any]] | None = None,
+) -> None:
+    """`assert_op_count_constant` over every dimension a learner could loop over, one at a time.
+
+    `dims` maps each keyword `make_call` takes to (how a message names it, its sizes); while one
+    dimension goes through its sizes, every other stays at its first. A learner loops over
+    whichever dimension comes to mind, so a task lists every dimension of its inputs here.
+    """
+    if not dims:
+        raise ValueError("assert_op_count_constant_in_every_dim needs at least one dimension")
+    smallest = {name: sizes[0] for name, (_, sizes) in dims.items()}
+
+    def along(name: str, fn: Callable[..., Callable[[], Any]]
+              ) -> Callable[[int], Callable[[], Any]]:
+        return lambda size: fn(**{**smallest, name: size})
+
+    for name, (label, sizes) in dims.items():
+        assert_op_count_constant(along(name, make_call), sizes=sizes, dim=label, advice=advice,
+                                 reference=along(name, reference) if reference else None)

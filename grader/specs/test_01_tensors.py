@@ -22,6 +22,8 @@ from grader.harness import (
     assert_matches,
     assert_no_banned_ops,
     assert_op_count_constant,
+    assert_op_count_constant_in_every_dim,
+    distinct_digits,
     record_ops,
     sandbox,
 )
@@ -140,6 +142,8 @@ def check_float64_accuracy(out: object, truth: torch.Tensor, allowed: torch.Tens
 
 
 def _distances_as_distance(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    if x.shape[-1] == 1:  # at D = 1 the distance is |x - y|: so is the L1 distance, another mistake
+        raise ValueError("at D = 1 the Euclidean and the L1 distance agree; name neither")
     return (x[:, None, :] - y[None, :, :]).pow(2).sum(-1).sqrt()
 
 
@@ -239,11 +243,13 @@ def test_distances_stay_accurate_far_from_the_origin(candidate, N, M, D, seed):
     allowed = far_tolerance(x, y)
     if (error > allowed).any():
         i, j = divmod(int((error / allowed).flatten().argmax()), M)
+        shown_got, shown_truth = distinct_digits(out[i, j].item(), truth[i, j].item(),
+                                                 torch.float32)
         raise AssertionError(
             f"pairwise_sq_distances on float32 points far from the origin (coordinates near "
             f"{FAR_FROM_ORIGIN:g}, N={N}, M={M}, D={D}): {int((error > allowed).sum())} of "
             f"{N * M} entries are off by more than float32 rounding explains.\n"
-            f"  worst at ({i}, {j}): got {out[i, j].item():.6g}, expected {truth[i, j].item():.6g}"
+            f"  worst at ({i}, {j}): got {shown_got}, expected {shown_truth}"
             f" (error {error[i, j].item():.4g}, allowed {allowed[i, j].item():.4g})\n"
             "  Compute in the input dtype (float32), not in a 16-bit dtype (float16, bfloat16)."
         )
@@ -425,12 +431,21 @@ def test_one_hot_rejects_out_of_range_indices(candidate):
 
 @pytest.mark.task("one_hot", category="structure")
 def test_one_hot_uses_no_python_loop(candidate):
-    """The number of tensor ops is the same for 5 indices as for 11."""
+    """The number of tensor ops is the same for 5 indices as for 11, and for a (rows, columns)
+    tensor of indices, whichever dimension grows."""
     def make_call(n: int) -> Callable[[], object]:
         indices = _random_indices((n,), 4, seed=n)
         return lambda: candidate.one_hot(indices, 4)
 
     assert_op_count_constant(make_call, sizes=(5, 11, 44), dim="number of indices")
+
+    def make_call_2d(rows: int, columns: int) -> Callable[[], object]:
+        indices = _random_indices((rows, columns), 4, seed=rows + columns)
+        return lambda: candidate.one_hot(indices, 4)
+
+    assert_op_count_constant_in_every_dim(make_call_2d, {
+        "rows": ("number of rows of a 2-D indices tensor", (2, 6, 24)),
+        "columns": ("number of columns of a 2-D indices tensor", (2, 6, 24))})
 
     def make_call_classes(num_classes: int) -> Callable[[], object]:
         indices = _random_indices((6,), num_classes, seed=num_classes)

@@ -31,6 +31,7 @@ from grader.harness import (
     assert_matches,
     assert_no_banned_ops,
     assert_op_count_constant,
+    distinct_digits,
     record_ops,
 )
 from grader.strategies import randn, seeds, sizes, small_shapes
@@ -840,12 +841,14 @@ def test_sigmoid_passes_gradcheck_in_float64(candidate, shape, seed):
         numeric = (apply(x + step) - apply(x - step)) / (2 * step)
     gap = (analytic - numeric).abs()
     worst = int(gap.flatten().argmax())
+    shown = distinct_digits(analytic.flatten()[worst].item(), numeric.flatten()[worst].item(),
+                            torch.float64)
     message = (
         f"torch.autograd.gradcheck(Sigmoid.apply, (x,)) fails for a float64 x of shape {shape}: "
         f"the derivative your backward gives and the finite difference of your forward "
         f"disagree. Worst at x = {x.flatten()[worst].item():.4g}: backward says "
-        f"{analytic.flatten()[worst].item():.6g}, (σ(x + h) - σ(x - h)) / 2h says "
-        f"{numeric.flatten()[worst].item():.6g}. Compute in x's dtype (no float32 inside) and "
+        f"{shown[0]}, (σ(x + h) - σ(x - h)) / 2h says {shown[1]}. Compute in x's dtype (no "
+        "float32 inside) and "
         "return grad_output * s * (1 - s) from the saved output s.")
     for mistake in SIGMOID_GRAD_MISTAKES:
         wrong = mistake.compute(x.detach(), torch.ones_like(x))

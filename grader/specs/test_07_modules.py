@@ -33,6 +33,7 @@ from grader.harness import (
     assert_module_grads_match,
     assert_no_banned_modules,
     assert_no_banned_ops,
+    distinct_digits,
     record_ops,
 )
 from grader.strategies import randn, seeds
@@ -886,9 +887,10 @@ def test_dropout_scales_the_kept_elements_by_one_over_one_minus_p(candidate, dev
                       "probability"}
     likely = next((text for value, text in guesses.items() if math.isclose(got, value,
                                                                             rel_tol=1e-9)), "")
+    shown_got, shown_scale = distinct_digits(got, scale, torch.float64)
     raise AssertionError(
-        f"{what}: a kept element came out as {got:.6g} times its input, expected 1 / (1 - p) = "
-        f"{scale:.6g}. Dividing the survivors by 1 - p keeps the expected output equal to x, so "
+        f"{what}: a kept element came out as {shown_got} times its input, expected 1 / (1 - p) = "
+        f"{shown_scale}. Dividing the survivors by 1 - p keeps the expected output equal to x, so "
         "eval mode needs no rescaling." + (f"\n  Likely mistake: {likely}." if likely else ""))
 
 
@@ -996,10 +998,12 @@ def test_dropout_gradient_is_the_same_mask_and_scale(candidate, device, p):
         return
     bad = ~torch.isclose(grad, expected, **FLOAT64_ROUNDING)
     index = tuple(int(i) for i in bad.nonzero()[0])
+    shown_got, shown_expected = distinct_digits(float(grad[index]), float(expected[index]),
+                                                grad.dtype)
     raise AssertionError(
         f"gradient of {what}: {int(bad.sum())} of {grad.numel()} elements are off; at {index} "
-        f"(element {'kept' if kept[index] else 'dropped'}) got {float(grad[index]):.6g}, expected "
-        f"{float(expected[index]):.6g}. The gradient flows through the same mask and scale as "
+        f"(element {'kept' if kept[index] else 'dropped'}) got {shown_got}, expected "
+        f"{shown_expected}. The gradient flows through the same mask and scale as "
         "the forward pass: compute the output as x * keep / (1 - p) and let autograd do it")
 
 

@@ -28,7 +28,7 @@ from grader.harness import (
     assert_module_grads_match,
     assert_no_banned_modules,
     assert_no_banned_ops,
-    assert_op_count_constant,
+    assert_op_count_constant_in_every_dim,
     assert_speed_within,
 )
 from grader.strategies import randn, seeds
@@ -547,25 +547,25 @@ def test_sdpa_does_not_call_the_builtin(candidate, device):
 
 @pytest.mark.task(SDPA, category="structure")
 def test_sdpa_has_no_loop_over_positions_or_batch(candidate, reference, device):
-    """The number of tensor ops must not grow with the sequence length or the batch size, nor
-    be many times the reference's (a loop padded to a fixed number of rounds)."""
+    """The number of tensor ops must not grow with any dimension of q, k and v (batch, heads,
+    queries, keys, head size, value size), nor be many times the reference's (a loop padded to
+    a fixed number of rounds)."""
 
-    def at_length(impl: Any) -> Callable[[int], Callable[[], Tensor]]:
-        def make(n: int) -> Callable[[], Tensor]:
-            q, k, v, mask = AttentionCase((2, 3), n, n, 8, 8, "causal", seed=n).tensors(device)
+    def at(impl: Any) -> Callable[..., Callable[[], Tensor]]:
+        def make(B: int, H: int, L: int, S: int, d: int, dv: int) -> Callable[[], Tensor]:
+            case = AttentionCase((B, H), L, S, d, dv, "random", seed=B + H + L + S + d + dv)
+            q, k, v, mask = case.tensors(device)
             return lambda: impl.scaled_dot_product_attention(q, k, v, mask=mask)
         return make
 
-    def at_batch(impl: Any) -> Callable[[int], Callable[[], Tensor]]:
-        def make(n: int) -> Callable[[], Tensor]:
-            q, k, v, mask = AttentionCase((n,), 6, 6, 8, 8, "random", seed=n).tensors(device)
-            return lambda: impl.scaled_dot_product_attention(q, k, v, mask=mask)
-        return make
-
-    assert_op_count_constant(at_length(candidate), sizes=(4, 8, 32), dim="sequence length",
-                             reference=at_length(reference))
-    assert_op_count_constant(at_batch(candidate), sizes=(2, 5, 20), dim="batch size",
-                             reference=at_batch(reference))
+    assert_op_count_constant_in_every_dim(at(candidate), {
+        "L": ("sequence length (queries, L)", (4, 8, 32)),
+        "S": ("number of keys (S)", (4, 8, 32)),
+        "B": ("batch size", (2, 5, 20)),
+        "H": ("number of heads", (2, 5, 20)),
+        "d": ("query/key size (d)", (3, 6, 24)),
+        "dv": ("value size (dv)", (3, 6, 24)),
+    }, reference=at(reference))
 
 
 # --- causal_mask ------------------------------------------------------------------------------
@@ -911,19 +911,25 @@ def test_mha_does_not_use_builtin_attention(candidate, device):
 
 @pytest.mark.task(MHA, category="structure")
 def test_mha_has_no_loop_over_positions(candidate, reference, device):
-    """The number of tensor ops in forward must not grow with the sequence length."""
+    """The number of tensor ops in forward must not grow with any dimension: the sequence
+    length, the batch size, the number of heads, the input and the output features."""
     # context_length above every size: slicing a mask buffer to its full length dispatches no op
-    def at_length(impl: Any) -> Callable[[int], Callable[[], Tensor]]:
-        module = impl.MultiHeadAttention(8, 8, context_length=40, dropout=0.1, num_heads=2)
-        module = module.to(device).eval()
-
-        def make(n: int) -> Callable[[], Tensor]:
-            x = randn((2, n, 8), n, torch.float32, device)
+    def at(impl: Any) -> Callable[..., Callable[[], Tensor]]:
+        def make(B: int, T: int, H: int, d_in: int, head_dim: int) -> Callable[[], Tensor]:
+            module = impl.MultiHeadAttention(d_in, H * head_dim, context_length=40, dropout=0.1,
+                                             num_heads=H)
+            module = module.to(device).eval()
+            x = randn((B, T, d_in), B + T + H + d_in + head_dim, torch.float32, device)
             return lambda: module(x)
         return make
 
-    assert_op_count_constant(at_length(candidate), sizes=(4, 8, 32), dim="sequence length",
-                             reference=at_length(reference))
+    assert_op_count_constant_in_every_dim(at(candidate), {
+        "T": ("sequence length", (4, 8, 32)),
+        "B": ("batch size", (2, 5, 20)),
+        "H": ("number of heads", (2, 4, 8)),
+        "d_in": ("input features (d_in)", (3, 6, 24)),
+        "head_dim": ("features per head (d_out / num_heads)", (2, 4, 8)),
+    }, reference=at(reference))
 
 
 def forward_backward(module: nn.Module) -> Callable[[Tensor, Tensor], None]:
