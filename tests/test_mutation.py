@@ -149,3 +149,15 @@ def test_equivalents_files_are_named_after_available_rungs():
     assert EQUIVALENTS_DIR.is_dir()
     for path in EQUIVALENTS_DIR.glob("*"):
         assert path.suffix == ".toml" and path.stem in names, path.name
+
+
+def test_an_equivalent_without_a_reason_is_refused(tmp_path):
+    path = tmp_path / "01-tensors.toml"
+    path.write_text('[[equivalent]]\noperator = "tensor/dim"\nbefore = "a"\nafter = "b"\n'
+                    'reason = "  "\n', encoding="utf-8")
+    with pytest.raises(ValueError, match="entry 1 needs a reason"):
+        load("01-tensors", path)
+    path.write_text('[[equivalent]]\noperator = "tensor/dim"\nbefore = "a"\nreason = "r"\n',
+                    encoding="utf-8")
+    with pytest.raises(ValueError, match="entry 1 needs after"):
+        load("01-tensors", path)

@@ -137,20 +137,22 @@ def grade_rung(rung: Rung, *, jobs: int = 2, exit_first: bool = True,
 
 def rescore(rung: Rung) -> RungScore | None:
     """The rung's last results (.kata/mutation/<rung>.json) with the equivalents files as they
-    are now: recording an equivalent changes the score without grading again. None when there
-    are no results; ValueError when they are not of the mutants the reference makes now."""
+    are now: recording an equivalent changes the score without grading again. Mutants the
+    generator no longer makes are left out; ones it makes now that were never graded are
+    "not-graded" (no score until the rung is graded again). None when there are no results."""
     path = WORK_DIR / f"{rung.id}.json"
     if not path.is_file():
         return None
     data = json.loads(path.read_text(encoding="utf-8"))
-    current = {m.key for m in generate(rung.reference_path.read_text(encoding="utf-8"))}
-    recorded = {(m["operator"], m["before"], m["after"]) for m in data["mutants"]}
-    if current != recorded:
-        raise ValueError(f"{path}: graded before the reference (or the generator) changed; "
-                         f"grade {rung.id} again")
+    current = generate(rung.reference_path.read_text(encoding="utf-8"))
+    keys = {m.key for m in current}
+    recorded = [m for m in data["mutants"] if (m["operator"], m["before"], m["after"]) in keys]
+    graded = {(m["operator"], m["before"], m["after"]) for m in recorded}
+    recorded += [{**m.as_dict(), "status": "not-graded", "how": "", "seconds": 0.0}
+                 for m in current if m.key not in graded]
     equivalents = {e.key: e for e in load(rung.id)}
     score = RungScore(rung.id, data["file"], seconds=data["seconds"], baseline=data["baseline"])
-    for m in data["mutants"]:
+    for m in sorted(recorded, key=lambda m: m["line"]):
         mutant = Mutant(m["operator"], -1, m["line"], m["before"], m["after"], "")
         known = equivalents.get(mutant.key)
         if known is not None:

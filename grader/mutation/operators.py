@@ -53,6 +53,8 @@ DIM_POSITIONS: dict[str, tuple[int, ...]] = {
 }
 DIM_KEYWORDS = {"dim", "dim0", "dim1", "start_dim", "end_dim", "axis"}
 FUNCTION_RECEIVERS = {"torch", "F", "functional"}
+# modules: math.sqrt(d) is a function of d, not a method of math that could be dropped
+MODULES = {"torch", "F", "functional", "nn", "math", "np", "numpy", "random", "os", "time"}
 # calls whose result is (close to) their receiver, so dropping one is a mistake a learner makes
 DROP_METHODS = {
     "clamp", "clamp_min", "clamp_max", "clamp_", "clamp_min_", "detach", "detach_", "contiguous",
@@ -270,8 +272,7 @@ class DropCall(TensorOperator):
             name = trailer.children[1].value
             call = i + 1 < len(children) and _is_call(children[i + 1])
             if call and name in DROP_METHODS and not (
-                    i == 1 and children[0].type == "name"
-                    and children[0].value in FUNCTION_RECEIVERS):
+                    i == 1 and children[0].type == "name" and children[0].value in MODULES):
                 kept = children[:i] + children[i + 2:]
             elif not call and name in DROP_ATTRIBUTES:
                 kept = children[:i] + children[i + 1:]
