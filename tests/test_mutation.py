@@ -107,6 +107,12 @@ def test_nothing_is_mutated_in_docstrings_annotations_imports_raise_or_kata_line
     assert not any(m.before.startswith("raise") for m in mutants)
 
 
+def test_the_bare_star_of_a_parameter_list_is_no_multiplication():
+    code = "def f(a, *, b=2, **kwargs):\n    return a * b\n"
+    assert changes(code, "core/ReplaceBinaryOperator_Mul_Div") == {
+        ("return a * b", "return a / b")}
+
+
 def test_generating_twice_gives_the_same_mutants_each_distinct_and_compilable():
     code = textwrap.dedent("""\
     def f(x, y, n):

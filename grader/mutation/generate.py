@@ -61,9 +61,13 @@ def _reduction(node: Node) -> bool:
 
 def skipped(node: Node, kata_lines: set[int]) -> bool:
     """Whether no mutant should be made at `node`: it lies in a docstring, an annotation, an
-    import, a `raise` statement, a string, or on a line that names KATA_."""
+    import, a `raise` statement, a string, or on a line that names KATA_, or it is the * or /
+    of a parameter list."""
     if node.start_pos[0] in kata_lines:
         return True
+    if node.type == "operator" and node.parent is not None \
+            and node.parent.type in ("parameters", "param", "lambdef"):
+        return True  # def f(a, *, b): the bare * (cosmic-ray would make it a /)
     child, parent = node, node
     while parent is not None:
         if parent.type in ("fstring", "string") and not (parent is node and _reduction(node)):
