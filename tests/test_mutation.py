@@ -113,6 +113,20 @@ def test_the_bare_star_of_a_parameter_list_is_no_multiplication():
         ("return a * b", "return a / b")}
 
 
+def test_a_mutant_names_the_function_and_class_it_is_in():
+    code = textwrap.dedent("""\
+    SCALE = 2
+
+    class Block:
+        @staticmethod
+        def forward(x):
+            return x * SCALE
+    """)
+    where = {(m.operator, m.line): m.function for m in mutants_of(code)}
+    assert where[("tensor/constant", 1)] == ""
+    assert where[("core/ReplaceBinaryOperator_Mul_Div", 6)] == "Block.forward"
+
+
 def test_generating_twice_gives_the_same_mutants_each_distinct_and_compilable():
     code = textwrap.dedent("""\
     def f(x, y, n):
@@ -159,11 +173,11 @@ def test_equivalents_files_are_named_after_available_rungs():
 
 def test_an_equivalent_without_a_reason_is_refused(tmp_path):
     path = tmp_path / "01-tensors.toml"
-    path.write_text('[[equivalent]]\noperator = "tensor/dim"\nbefore = "a"\nafter = "b"\n'
-                    'reason = "  "\n', encoding="utf-8")
+    path.write_text('[[equivalent]]\noperator = "tensor/dim"\nfunction = "f"\nbefore = "a"\n'
+                    'after = "b"\nreason = "  "\n', encoding="utf-8")
     with pytest.raises(ValueError, match="entry 1 needs a reason"):
         load("01-tensors", path)
-    path.write_text('[[equivalent]]\noperator = "tensor/dim"\nbefore = "a"\nreason = "r"\n',
-                    encoding="utf-8")
+    path.write_text('[[equivalent]]\noperator = "tensor/dim"\nfunction = "f"\nbefore = "a"\n'
+                    'reason = "r"\n', encoding="utf-8")
     with pytest.raises(ValueError, match="entry 1 needs after"):
         load("01-tensors", path)

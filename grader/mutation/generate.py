@@ -3,8 +3,9 @@ mistake of a learner's lives in (docstrings, annotations, imports, KATA_ lines, 
 statements and their messages), one mutant per position, with duplicates (two operators making
 the same code) and mutants that do not compile left out.
 
-A mutant is identified stably by its operator and the source line before and after it (not by an
-occurrence number, which shifts when the file changes): that is what an equivalents file names.
+A mutant is identified stably by its operator, the function it is in and the source line before
+and after it (not by an occurrence number or a line number, which shift when the file changes):
+that is what an equivalents file names.
 """
 
 from __future__ import annotations
@@ -26,21 +27,37 @@ class Mutant:
     operator: str
     occurrence: int  # of this operator in this source; only to apply it, not to name it
     line: int  # 1-based, in the original source
-    before: str  # the changed original line(s), stripped, joined by " / "
+    function: str  # the innermost def or class around that line ("Class.method"), or ""
+    before: str  # the changed original line(s), stripped, comments left out, joined by " / "
     after: str  # what they became ("" for lines removed)
     source: str = field(repr=False)
 
     @property
-    def key(self) -> tuple[str, str, str]:
-        return (self.operator, self.before, self.after)
+    def key(self) -> tuple[str, str, str, str]:
+        return (self.operator, self.function, self.before, self.after)
 
     def describe(self, filename: str) -> str:
-        return f"{filename}:{self.line}: {self.before} -> {self.after or '(removed)'}  " \
+        where = f" ({self.function})" if self.function else ""
+        return f"{filename}:{self.line}{where}: {self.before} -> {self.after or '(removed)'}  " \
                f"[{self.operator}]"
 
     def as_dict(self) -> dict[str, Any]:
-        return {"operator": self.operator, "line": self.line, "before": self.before,
-                "after": self.after}
+        return {"operator": self.operator, "line": self.line, "function": self.function,
+                "before": self.before, "after": self.after}
+
+
+def function_at(tree: ast.Module, line: int) -> str:
+    """The qualified name of the innermost def or class whose lines (decorators included)
+    hold `line`; "" at module level."""
+    def search(body: list[ast.stmt], prefix: str) -> str:
+        for node in body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+                if first <= line <= (node.end_lineno or node.lineno):
+                    name = f"{prefix}{node.name}"
+                    return search(node.body, name + ".") or name
+        return ""
+    return search(tree.body, "")
 
 
 def _kata_lines(source: str) -> set[int]:
@@ -153,6 +170,7 @@ def generate(source: str, operators: list[str] | None = None) -> list[Mutant]:
     """Every mutant of `source`, in source order (then operator order); `operators` limits it
     to those names."""
     kata_lines = _kata_lines(source)
+    tree = ast.parse(source)
     original = _shape(source)
     seen = {original}
     mutants: list[Mutant] = []
@@ -167,6 +185,7 @@ def generate(source: str, operators: list[str] | None = None) -> list[Mutant]:
                 continue  # did not compile, or made the same program as another mutant
             seen.add(shape)
             line, before, after = _changed(source, mutated)
-            mutants.append(Mutant(name, occurrence, line, before, after, mutated))
+            mutants.append(Mutant(name, occurrence, line, function_at(tree, line), before,
+                                  after, mutated))
     mutants.sort(key=lambda m: m.line)
     return mutants

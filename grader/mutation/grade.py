@@ -7,6 +7,7 @@ Mutants are written to .kata/mutation/<rung>/ (ignored), never into reference/.
 
 from __future__ import annotations
 
+import ast
 import json
 import shutil
 import threading
@@ -19,7 +20,7 @@ from typing import Any
 from grader import runner
 from grader.catalog import REPO_ROOT, Rung
 from grader.mutation.equivalents import Equivalent, load
-from grader.mutation.generate import Mutant, generate
+from grader.mutation.generate import Mutant, function_at, generate
 
 WORK_DIR = REPO_ROOT / ".kata" / "mutation"
 PASS_SCORE = 0.95
@@ -80,7 +81,7 @@ def grade_rung(rung: Rung, *, jobs: int = 2, exit_first: bool = True,
     """Generate the rung reference's mutants and grade each one not recorded as equivalent."""
     source = rung.reference_path.read_text(encoding="utf-8")
     mutants = generate(source, operators)
-    equivalents: dict[tuple[str, str, str], Equivalent] = {e.key: e for e in load(rung.id)}
+    equivalents: dict[tuple[str, str, str, str], Equivalent] = {e.key: e for e in load(rung.id)}
     score = RungScore(rung.id, f"reference/{rung.id}/{rung.module}")
     started = time.monotonic()
     pending: list[tuple[int, Mutant]] = []
@@ -144,16 +145,26 @@ def rescore(rung: Rung) -> RungScore | None:
     if not path.is_file():
         return None
     data = json.loads(path.read_text(encoding="utf-8"))
-    current = generate(rung.reference_path.read_text(encoding="utf-8"))
+    source = rung.reference_path.read_text(encoding="utf-8")
+    current = generate(source)
     keys = {m.key for m in current}
-    recorded = [m for m in data["mutants"] if (m["operator"], m["before"], m["after"]) in keys]
-    graded = {(m["operator"], m["before"], m["after"]) for m in recorded}
+
+    tree = ast.parse(source)
+    for m in data["mutants"]:  # results written before mutants named their function
+        m.setdefault("function", function_at(tree, m["line"]))
+
+    def key(m: dict[str, Any]) -> tuple[str, str, str, str]:
+        return (m["operator"], m["function"], m["before"], m["after"])
+
+    recorded = [m for m in data["mutants"] if key(m) in keys]
+    graded = {key(m) for m in recorded}
     recorded += [{**m.as_dict(), "status": "not-graded", "how": "", "seconds": 0.0}
                  for m in current if m.key not in graded]
     equivalents = {e.key: e for e in load(rung.id)}
     score = RungScore(rung.id, data["file"], seconds=data["seconds"], baseline=data["baseline"])
     for m in sorted(recorded, key=lambda m: m["line"]):
-        mutant = Mutant(m["operator"], -1, m["line"], m["before"], m["after"], "")
+        mutant = Mutant(m["operator"], -1, m["line"], m["function"], m["before"], m["after"],
+                        "")
         known = equivalents.get(mutant.key)
         if known is not None:
             score.outcomes.append(Outcome(mutant, "equivalent", reason=known.reason))
@@ -183,11 +194,13 @@ def markdown(results: list[dict[str, Any]]) -> str:
     for r in results:
         lines += ["", f"## {r['rung']} ({r['file']})", ""]
         survivors = [m for m in r["mutants"] if m["status"] == "survived"]
-        lines += [f"- `{r['file']}:{m['line']}`: `{m['before']}` -> `{m['after'] or '(removed)'}`"
-                  f" [{m['operator']}]" for m in survivors] or ["No survivors."]
+        lines += [f"- `{r['file']}:{m['line']}` ({m['function'] or 'module'}): `{m['before']}`"
+                  f" -> `{m['after'] or '(removed)'}` [{m['operator']}]"
+                  for m in survivors] or ["No survivors."]
         equivalent = [m for m in r["mutants"] if m["status"] == "equivalent"]
         if equivalent:
             lines += ["", "Recorded equivalent:", ""]
-            lines += [f"- `{r['file']}:{m['line']}`: `{m['before']}` -> `{m['after']}`"
-                      f" [{m['operator']}]: {m['reason']}" for m in equivalent]
+            lines += [f"- `{r['file']}:{m['line']}` ({m['function'] or 'module'}): "
+                      f"`{m['before']}` -> `{m['after']}` [{m['operator']}]: {m['reason']}"
+                      for m in equivalent]
     return "\n".join(lines) + "\n"
