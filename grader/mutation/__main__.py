@@ -3,7 +3,7 @@
     python -m grader.mutation                 every available rung; exit 1 if one is below 95%
     python -m grader.mutation --rung 01       one rung (repeat --rung for more)
     python -m grader.mutation --list          the mutants, without grading them
-    python -m grader.mutation --jobs 1 --no-exit-first --operator tensor/dim
+    python -m grader.mutation --jobs 1 --no-exit-first --operator tensor/dim --device cuda
     python -m grader.mutation --markdown survivors.md   the survivors, also as Markdown
     python -m grader.mutation --rescore       the last results again, with the equivalents
                                               recorded since (no grading)
@@ -38,6 +38,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-exit-first", action="store_true",
                         help="run every check of a mutant, not only up to the first failure")
     parser.add_argument("--operator", action="append", help="only this operator; repeatable")
+    parser.add_argument("--device", default="cpu",
+                        help="grade on this device (cuda: the gpu checks run too)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no line per mutant")
     parser.add_argument("--rescore", action="store_true",
                         help="no grading: the last results with the current equivalents files")
@@ -63,8 +65,8 @@ def main(argv: list[str] | None = None) -> int:
             score = found
         else:
             score = grade_rung(rung, jobs=args.jobs, exit_first=not args.no_exit_first,
-                               operators=args.operator, list_only=args.list,
-                               on_mutant=progress)
+                               device=args.device, operators=args.operator,
+                               list_only=args.list, on_mutant=progress)
         if args.list:
             for outcome in score.outcomes:
                 tag = f"  (equivalent: {outcome.reason})" if outcome.status == "equivalent" else ""

@@ -75,7 +75,7 @@ def _how(result: Any) -> str:
     return f"{result.status}: {message}"
 
 
-def grade_rung(rung: Rung, *, jobs: int = 2, exit_first: bool = True,
+def grade_rung(rung: Rung, *, jobs: int = 2, exit_first: bool = True, device: str = "cpu",
                operators: list[str] | None = None, list_only: bool = False,
                on_mutant: Callable[[Outcome], None] | None = None) -> RungScore:
     """Generate the rung reference's mutants and grade each one not recorded as equivalent."""
@@ -99,7 +99,7 @@ def grade_rung(rung: Rung, *, jobs: int = 2, exit_first: bool = True,
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
         runner.start_warm_worker()
-        reference, _ = runner.check_rung(rung, impl="reference")
+        reference, _ = runner.check_rung(rung, impl="reference", device=device)
         score.baseline = reference.status
         if reference.status == "skipped":  # its extra is not installed: nothing to grade
             score.outcomes = [Outcome(m, "not-graded") for m in mutants]
@@ -107,8 +107,9 @@ def grade_rung(rung: Rung, *, jobs: int = 2, exit_first: bool = True,
         if reference.status != "pass":
             raise SystemExit(f"{rung.id}: the reference itself gets {reference.status} "
                              f"({reference.message[:200]}); no mutant can be graded")
-        # a mutant that loops forever is stopped well before the rung's own limit: the
-        # worker's CPU limit and the runner's deadline both follow this timeout
+        # a mutant that loops forever is stopped by the per-check CPU limit (the plugin's), and
+        # the whole run well before the rung's own limit: the worker's CPU limit and the
+        # runner's deadline both follow this timeout
         timeout = min(float(rung.timeout), max(30.0, 8 * reference.duration))
         lock = threading.Lock()
 
@@ -117,8 +118,8 @@ def grade_rung(rung: Rung, *, jobs: int = 2, exit_first: bool = True,
             path = folder / f"m{index:03d}_{rung.module}"
             path.write_text(mutant.source, encoding="utf-8")
             began = time.monotonic()
-            result, _ = runner.check_rung(rung, impl=str(path), timeout=timeout,
-                                          exit_first=exit_first)
+            result, _ = runner.check_rung(rung, impl=str(path), device=device,
+                                          timeout=timeout, exit_first=exit_first)
             seconds = time.monotonic() - began
             if result.status == "pass":
                 outcome = Outcome(mutant, "survived", seconds=seconds)
