@@ -5,7 +5,7 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: test test-slow lint bootstrap bench bench-loop clean
+.PHONY: test test-slow lint bootstrap bench bench-loop mutation clean
 
 test: bootstrap lint
 	$(PY) -m pytest -n auto
@@ -26,6 +26,11 @@ bench-loop: bootstrap
 	$(PY) -m pytest benchmarks/test_loop.py --benchmark-only -p no:randomly -p no:xdist -s \
 		--benchmark-json .kata/bench-loop.json
 	$(PY) -m benchmarks.report .kata/bench-loop.json
+
+# the mutation score of every reference (not part of `make test`: minutes, not seconds); one rung
+# with `make mutation ARGS="--rung 01"`, the mutants without grading with ARGS=--list
+mutation: bootstrap
+	$(PY) -m grader.mutation $(ARGS)
 
 bootstrap:
 	@./scripts/bootstrap dev

@@ -427,10 +427,11 @@ def _start_worker(command: list[str], env: dict[str, str], cwd: Path, channel: i
 def run_worker(
     rung: Rung, source: bytes, device: str, timeout: float, select: list[str] | None = None,
     layers: Layers = ALL_LAYERS, spec_path: Path | None = None, task: str | None = None,
-    cancel: threading.Event | None = None,
+    cancel: threading.Event | None = None, exit_first: bool = False,
 ) -> WorkerRun:
     """Run the rung's spec (or `spec_path`, a spec-like file of the grader's) against `source`
-    (the learner's module) in a fresh, limited process.
+    (the learner's module) in a fresh, limited process; with `exit_first`, pytest stops at the
+    first failing check (the rest are reported as not run).
 
     Raises GradingInterrupted on Ctrl-C, after the worker and all it started are gone.
     """
@@ -460,7 +461,7 @@ def run_worker(
             "--basetemp", str(places["home"] / "pytest"),
             "--kata-rung", rung.id, "--kata-impl", str(places["learner"]),
             "--kata-reference", str(places["reference"]), "--kata-device", device,
-            *(["--kata-task", task] if task else []),
+            *(["--kata-task", task] if task else []), *(["-x"] if exit_first else []),
         ]
         config = {
             "pytest_args": pytest_args, "home": str(places["home"]),
@@ -794,9 +795,12 @@ GPU_REQUIRED = ("--require-gpu: this check needs a CUDA GPU and counts as failed
 def check_rung(rung: Rung, impl: str = "exercises", device: str = "cpu",
                timeout: float | None = None, require_gpu: bool = False,
                layers: Layers = ALL_LAYERS, task: str | None = None,
-               cancel: threading.Event | None = None) -> tuple[RungResult, dict[str, Any]]:
+               cancel: threading.Event | None = None, exit_first: bool = False,
+               ) -> tuple[RungResult, dict[str, Any]]:
     """Grade one rung (or, with `task`, that task of it alone, for that task's points); also
-    return what the worker said of its torch and device.
+    return what the worker said of its torch and device. `exit_first` (the mutation score's
+    option, never a learner's) stops at the first failing check: such a run ends in "error"
+    with the checks after it not run, which is all a mutant's grade needs.
 
     Raises SetupError when the run cannot even start, GradingInterrupted on Ctrl-C (or when
     `cancel` is set).
@@ -834,7 +838,7 @@ def check_rung(rung: Rung, impl: str = "exercises", device: str = "cpu",
         return result, {}
     try:
         run = run_worker(rung, source, device, timeout, layers=layers, task=task,
-                         cancel=cancel)
+                         cancel=cancel, exit_first=exit_first)
     except OSError as exc:  # a full disk, say: this rung cannot run, the others still may
         result.message = f"the grader could not prepare a run: {exc.strerror or exc}"
         return result, {}
