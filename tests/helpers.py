@@ -52,3 +52,8 @@ def describe(result: RungResult) -> str:
     lines += [f"  {t.status:<7} {t.category:<10} {t.task}::{t.name} {t.message[:400]}"
               for t in result.tests]
     return "\n".join(lines)
+
+
+def texts(value: str | list[str]) -> list[str]:
+    """KATA_EXPECT's message and not_message: one text or a list of them, compared lowercased."""
+    return [text.lower() for text in ([value] if isinstance(value, str) else value)]

@@ -10,7 +10,7 @@ import ast
 
 from grader.catalog import REPO_ROOT
 
-from .helpers import AVAILABLE, kata_expect, mutant_files
+from .helpers import AVAILABLE, kata_expect, mutant_files, texts
 
 SPECS = REPO_ROOT / "grader" / "specs"
 UNCOVERED = REPO_ROOT / "tests" / "diagnoses_uncovered.txt"
@@ -39,10 +39,10 @@ def coverage(rung_id: str, description: str) -> tuple[bool, bool]:
             continue
         for path in mutant_files(rung):
             expect = kata_expect(path)
-            message = str(expect.get("message", "")).lower()
-            unwanted = str(expect.get("not_message", "")).lower()
-            named |= len(message) >= 12 and message in text
-            refused |= len(unwanted) >= 12 and unwanted in text
+            named |= any(len(message) >= 12 and message in text
+                         for message in texts(expect.get("message", [])))
+            refused |= any(len(unwanted) >= 12 and unwanted in text
+                           for unwanted in texts(expect.get("not_message", [])))
     return named, refused
 
 

@@ -11,7 +11,7 @@ import pytest
 from grader.catalog import Rung
 from grader.harness.candidate import load_module_from_path
 
-from .helpers import AVAILABLE, describe, grade, kata_expect, kill_margins, mutant_files
+from .helpers import AVAILABLE, describe, grade, kata_expect, kill_margins, mutant_files, texts
 
 # A kill is weak unless some failed check failed on a fixed case (an @example, not only a
 # Hypothesis draw) by at least this many times what was allowed (or by a measure-less,
@@ -106,14 +106,13 @@ def test_each_mutant_fails_and_each_alternative_passes(rung: Rung, path, record_
     matching = [t for t in result.tests if t.status == "fail"
                 and t.task == expect["task"] and t.category == expect["category"]]
     assert matching, f"no failure in {expect['task']}/{expect['category']}\n" + describe(result)
-    wanted = expect["message"].lower()
-    assert any(wanted in t.message.lower() for t in matching), (
-        f"no {expect['category']} failure says {expect['message']!r}\n" + describe(result))
-    unwanted = expect.get("not_message", "").lower()
-    if unwanted:
+    for wanted in texts(expect["message"]):
+        assert any(wanted in t.message.lower() for t in matching), (
+            f"no {expect['category']} failure says {wanted!r}\n" + describe(result))
+    for unwanted in texts(expect.get("not_message", [])):
         said = [t for t in result.tests if t.task == expect["task"] and t.status == "fail"
                 and unwanted in t.message.lower()]
-        assert not said, (f"a failure of {expect['task']} names {expect['not_message']!r}, a "
+        assert not said, (f"a failure of {expect['task']} names {unwanted!r}, a "
                           "mistake this mutant does not make\n" + describe(result))
     weak = weak_kill(kill_margins(rung.id, str(path)))
     if weak:
