@@ -36,6 +36,8 @@ You build four tasks.
          running_mean <- (1 - momentum) * running_mean + momentum * batch_mean      (F,)
 
      (nn.BatchNorm's momentum convention). In eval mode the buffer does not change.
+   - x may have another floating dtype than the module (float64 data into a float32
+     Affine): the output follows torch's type promotion, and running_mean keeps its dtype.
    Its state_dict keys are exactly scale and running_mean; .to(torch.float64) turns both into
    float64, and a state_dict saved after training restores the running mean too.
 

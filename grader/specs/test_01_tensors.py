@@ -420,10 +420,16 @@ def test_one_hot_rows_sum_to_one_at_the_index(candidate, shape, num_classes, see
 
 @pytest.mark.task("one_hot", category="properties")
 def test_one_hot_rejects_out_of_range_indices(candidate):
-    """Negative indices and indices >= num_classes raise ValueError, wherever they sit."""
+    """Negative indices and indices >= num_classes raise ValueError, wherever they sit, also when
+    they are the only index (shape (1,) or a 0-d tensor)."""
     for values, why in (([0, 3, 1], "3 is not below num_classes=3"),
                         ([2, 1, 7], "7 is not below num_classes=3"),
-                        ([1, -1, 0], "-1 is negative")):
+                        ([1, -1, 0], "-1 is negative"),
+                        # a single index is checked too: one element, and none at all around it
+                        ([5], "5 is not below num_classes=3"),
+                        ([-1], "-1 is negative"),
+                        (3, "3 is not below num_classes=3"),
+                        (-1, "-1 is negative")):
         indices = torch.tensor(values)
         must_raise_value_error(lambda indices=indices: candidate.one_hot(indices, 3),
                                f"one_hot(torch.tensor({values}), num_classes=3)", why)

@@ -1138,6 +1138,39 @@ class WithSpareWeight(nn.Module):
 
 
 @pytest.mark.task(ACCUMULATED, category="properties")
+def test_accumulated_grad_drops_the_old_grad_tensors(candidate):
+    """The .grad tensors from before the call are dropped, not zeroed in place and added into: a
+    caller still holding one sees it unchanged (also the one of a parameter no loss reaches)."""
+    case = TYPICAL_ACCUMULATION
+    model = WithSpareWeight(case.model())
+    held: dict[str, Tensor] = {}
+    kept: dict[str, Tensor] = {}
+    for i, (name, param) in enumerate(model.named_parameters()):
+        param.grad = randn(tuple(param.shape), 70 + i, offset=2.0)  # well away from 0
+        held[name] = param.grad
+        kept[name] = param.grad.clone()
+    what = (f"accumulated_grad({case.describe()}, plus a parameter `spare` the forward never "
+            "uses; every .grad holding an earlier gradient that the caller keeps a reference to)")
+    call_reporting(what, "Clear the old gradients once with model.zero_grad(), then run backward "
+                   "once per batch.", lambda: candidate.accumulated_grad(model, case.batches()))
+    for name, old in held.items():
+        if torch.equal(old, kept[name]):
+            continue
+        gap = (old - kept[name]).abs()
+        index = tuple(int(i) for i in torch.unravel_index(gap.argmax(), gap.shape))
+        message = (f"{what}: the old .grad tensor of `{name}` (shape {tuple(old.shape)}), which "
+                   f"the caller still holds, was changed: at {list(index)} it held "
+                   f"{kept[name][index].item():.6g} and now holds {old[index].item():.6g}.")
+        if model.get_parameter(name).grad is old:
+            message += ("\n  Likely mistake: the gradients were cleared in place "
+                        "(model.zero_grad(set_to_none=False), or p.grad.zero_()), so the old "
+                        "tensors stayed in .grad and backward added into them. Clear with "
+                        "model.zero_grad(): it sets every .grad to None, and backward makes new "
+                        "tensors.")
+        raise AssertionError(message)
+
+
+@pytest.mark.task(ACCUMULATED, category="properties")
 def test_accumulated_grad_gives_zeros_to_a_parameter_no_loss_reaches(candidate):
     """A trainable parameter the forward never uses gets zeros (its .grad stays None)."""
     case = TYPICAL_ACCUMULATION

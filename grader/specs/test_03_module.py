@@ -639,6 +639,76 @@ def test_the_running_mean_keeps_float64_precision(candidate, device, momentum):
                          "float64", likely)
 
 
+def worst_gap(got: Tensor, expected: Tensor) -> str:
+    """The worst element of two tensors of one shape, for messages."""
+    gap = (got.detach().double() - expected.detach().double()).abs()
+    index = tuple(int(i) for i in torch.unravel_index(gap.argmax(), gap.shape))
+    return (f"worst at {list(index)}: got {got[index].item():.8g}, expected "
+            f"{expected[index].item():.8g}")
+
+
+@pytest.mark.task(AFFINE, category="values")
+def test_momentum_defaults_to_a_tenth(candidate, device):
+    """Affine(F) built without momentum moves the running mean a tenth of the way toward the
+    batch mean (momentum=0.1, the signature's default)."""
+    F = 4
+    module = candidate.Affine(F).to(device).train()
+    x = randn((6, F), 5, torch.float32, device, scale=1.0, offset=2.0)  # batch mean near 2
+    module(x)
+    got = affine_tensor(module, "running_mean", F).detach()
+    batch_mean = x.double().mean(dim=0)
+    expected = 0.1 * batch_mean  # from zeros: (1 - 0.1) * 0 + 0.1 * batch_mean
+    what = (f"running_mean of a new Affine({F}) (momentum left out) after one training-mode "
+            f"forward of x of shape {tuple(x.shape)}")
+    if torch.allclose(got.double(), expected, rtol=1e-5, atol=1e-6):
+        return
+    message = (f"{what}: {values_of(got)}, expected {values_of(expected)}; "
+               f"{worst_gap(got, expected)}")
+    implied = got.double() / batch_mean  # the momentum the buffer moved by, per feature
+    if torch.allclose(implied, implied[0].expand_as(implied), rtol=1e-4):
+        message += (f"\n  Likely mistake: momentum defaults to {implied[0].item():.4g}; the "
+                    "signature is Affine(num_features, momentum=0.1)")
+    raise AssertionError(message)
+
+
+@pytest.mark.task(AFFINE, category="values")
+def test_a_float32_affine_on_a_float64_x(candidate, reference, device):
+    """A float64 x into a float32 Affine (training mode): the output follows type promotion, as
+    the reference's, and running_mean stays float32, moved as the reference's moves."""
+    case = TYPICAL_AFFINE
+    mine = make_affine(candidate.Affine, case, device, torch.float32, mode="train")
+    ref = make_affine(reference.Affine, case, device, torch.float32, mode="train")
+    x = case.x(device, torch.float64)
+    what = f"{case.describe('train')}, the module float32 and x float64"
+    try:
+        out = mine(x.clone())
+    except RuntimeError as error:
+        text = " ".join(str(error).split())[:200]
+        advice = ""
+        if "dtype" in text or "scalar type" in text:
+            advice = ("\n  Likely mistake: the batch mean (float64, from x) was written into the "
+                      "float32 buffer as it is; in-place ops such as lerp_ and copy_ of another "
+                      "dtype refuse or need a cast: batch_mean.to(self.running_mean.dtype)")
+        raise AssertionError(f"{what}: forward raised RuntimeError: {text}{advice}") from None
+    expected = ref(x.clone())
+    require(isinstance(out, Tensor) and out.shape == expected.shape
+            and out.dtype == expected.dtype, (
+        f"{what}: forward returned {type(out).__name__ if not isinstance(out, Tensor) else ''}"
+        f"{(tuple(out.shape), out.dtype) if isinstance(out, Tensor) else ''}, expected shape "
+        f"{tuple(expected.shape)} and {expected.dtype} ((x - running_mean) * scale promotes to "
+        "the wider dtype)"))
+    require(torch.allclose(out.detach(), expected.detach(), rtol=1e-12, atol=1e-12), (
+        f"output of {what}: {worst_gap(out, expected)}"))
+    got = affine_tensor(mine, "running_mean", case.F).detach()
+    wanted = ref.running_mean.detach()
+    require(got.dtype == torch.float32, (
+        f"{what}: afterwards running_mean is {got.dtype}; it keeps the module's dtype, float32 "
+        "(update the buffer in place, in its own dtype, rather than assigning a new tensor "
+        "computed from x)"))
+    require(torch.allclose(got, wanted, rtol=1e-6, atol=1e-6), (
+        f"running_mean after one forward of {what}: {worst_gap(got, wanted)}"))
+
+
 @pytest.mark.task(AFFINE, category="grad")
 @given(case=affine_cases(), mode=modes())
 @example(case=TYPICAL_AFFINE, mode="train")

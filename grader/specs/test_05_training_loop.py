@@ -627,6 +627,31 @@ def test_evaluate_runs_the_model_in_eval_mode_under_no_grad(candidate):
 
 
 @pytest.mark.task(EVALUATE, category="properties")
+def test_evaluate_calls_loss_fn_with_the_outputs_first(candidate):
+    """loss_fn(model(inputs), targets), in that order, for every batch: most losses are not
+    symmetric (F.cross_entropy takes logits first and class indices second)."""
+    case = EvalCase(n=7, B=3, seed=6)
+    batches = list(case.loader())  # a list is a loader too: its targets can be told by identity
+    calls: list[bool] = []
+
+    def recording_mse(first: Tensor, second: Tensor) -> Tensor:
+        calls.append(any(second is targets for _, targets in batches)
+                     and not any(first is targets for _, targets in batches))
+        return F.mse_loss(first, second)
+
+    candidate.evaluate(build_mlp(case.seed + 1, dropout=0.5), batches, recording_mse)
+    require(len(calls) == len(batches), (
+        f"{case.describe()}: loss_fn was called {len(calls)} times for {len(batches)} batches; "
+        "once per batch"))
+    swapped = [i for i, right in enumerate(calls) if not right]
+    require(not swapped, (
+        f"{case.describe()}: for batch {swapped[0] if swapped else 0} (of {len(batches)}) "
+        "loss_fn did not get the model's outputs first and the batch's targets second. Call it "
+        "as loss_fn(model(inputs), targets), as in train_step: a swapped mse_loss gives the same "
+        "number, a swapped cross_entropy does not."))
+
+
+@pytest.mark.task(EVALUATE, category="properties")
 @pytest.mark.parametrize("mode", ["train", "eval"])
 def test_evaluate_puts_the_previous_mode_back(candidate, mode):
     """A model that came in train mode leaves in train mode; one in eval mode stays in eval."""
@@ -1389,6 +1414,31 @@ def test_resume_without_a_checkpoint_starts_a_new_run(candidate, tmp_path):
     require(data.get("step") == 6, (
         f"{what}: the checkpoint written after the last step holds step {data.get('step')!r}, "
         "expected 6 (the number of steps done)"))
+
+
+@pytest.mark.task(FIT, category="properties")
+def test_without_resume_an_old_checkpoint_is_not_loaded(candidate, tmp_path):
+    """resume defaults to False: with a file from an earlier run at checkpoint_path and resume
+    left out, fit starts a new run at step 0 (and overwrites the file as it goes)."""
+    case = replace(FitCase(), total_steps=6)
+    path = tmp_path / "earlier.pt"
+    reference_run, _ = run_fit(candidate, case, checkpoint_path=path)  # leaves step 6 in path
+    what = case.describe(extra=", checkpoint_path=<a file of an earlier run's step 6>, resume "
+                         "left out")
+    model, history = call_reporting(
+        what, "Without resume=True, start a new run at step 0 and overwrite the file.",
+        lambda: run_fit(candidate, case, model_seed=case.seed + 50, checkpoint_path=path))
+    history = history_of(history, what)
+    fresh, _ = run_fit(candidate, case, model_seed=case.seed + 50)
+    ran = len(history["train_loss"])
+    if ran == case.total_steps and torch.equal(flat_params(model), flat_params(fresh)):
+        return
+    message = (f"{what}: ran {ran} steps, expected {case.total_steps}, and the final parameters "
+               "differ from the same run without checkpoint_path")
+    if ran == 0 and torch.equal(flat_params(model), flat_params(reference_run)):
+        message += ("\n  Likely mistake: fit loaded the checkpoint although resume was left out; "
+                    "resume defaults to False, and only resume=True loads the file")
+    raise AssertionError(message)
 
 
 @pytest.mark.task(FIT, category="values")

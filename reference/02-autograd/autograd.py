@@ -53,7 +53,9 @@ accumulates, and some parameters quietly get no gradient at all.
      named_parameters() order; a frozen parameter is left out, and one that no loss reaches gets
      zeros. Return copies (clone), not .grad itself: the next backward or zero_grad would
      change .grad under the caller's feet.
-   - Gradients already in .grad before the call must not leak into the result.
+   - Gradients already in .grad before the call must not leak into the result. Drop them, as
+     model.zero_grad() does (it sets every .grad to None), rather than zeroing them in place:
+     the caller may still hold the old .grad tensors, and backward would add into them.
    - On return every parameter a loss reached holds its accumulated gradient in .grad, and
      the parameters themselves are unchanged (no optimizer step).
 
