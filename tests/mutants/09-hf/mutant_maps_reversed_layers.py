@@ -16,7 +16,7 @@ from transformers import (
 
 KATA_EXPECT = {"status": "fail", "task": "attention_maps", "category": "values",
                "message": "the layers are in the wrong order",
-               "not_message": "the maps are transposed"}
+               "not_message": ["the maps are transposed", "were masked out as if they were padding"]}
 
 
 def load_causal_lm(path: str) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
