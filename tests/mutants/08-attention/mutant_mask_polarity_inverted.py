@@ -10,7 +10,9 @@ import math
 import torch
 from torch import Tensor, nn
 
-KATA_EXPECT = {"status": "fail", "task": "scaled_dot_product_attention", "category": "values", "message": "polarity is inverted"}
+KATA_EXPECT = {"status": "fail", "task": "scaled_dot_product_attention", "category": "values",
+               "message": ["polarity is inverted", "the mask polarity is inverted"],
+               "not_message": ["set to 0 instead of -inf", "filled with a large finite number"]}
 
 
 def _attention_weights(q: Tensor, k: Tensor, mask: Tensor | None) -> Tensor:

@@ -10,7 +10,9 @@ import math
 import torch
 from torch import Tensor, nn
 
-KATA_EXPECT = {"status": "fail", "task": "scaled_dot_product_attention", "category": "values", "message": "instead of -inf"}
+KATA_EXPECT = {"status": "fail", "task": "scaled_dot_product_attention", "category": "values",
+               "message": ["instead of -inf", "set to 0 instead of -inf"],
+               "not_message": ["the mask was ignored", "the mask polarity is inverted", "the mask was applied after the softmax", "filled with a large finite number"]}
 
 
 def _attention_weights(q: Tensor, k: Tensor, mask: Tensor | None) -> Tensor:

@@ -10,7 +10,9 @@ import math
 import torch
 from torch import Tensor, nn
 
-KATA_EXPECT = {"status": "fail", "task": "MultiHeadAttention", "category": "values", "message": "merged with .view(B, T, d_out)"}
+KATA_EXPECT = {"status": "fail", "task": "MultiHeadAttention", "category": "values",
+               "message": "merged with .view(B, T, d_out)",
+               "not_message": "split with .view(b, num_heads"}
 
 
 def _attention_weights(q: Tensor, k: Tensor, mask: Tensor | None) -> Tensor:

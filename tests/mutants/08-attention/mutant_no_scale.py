@@ -10,7 +10,9 @@ import math
 import torch
 from torch import Tensor, nn
 
-KATA_EXPECT = {"status": "fail", "task": "scaled_dot_product_attention", "category": "values", "message": "not divided by √d"}
+KATA_EXPECT = {"status": "fail", "task": "scaled_dot_product_attention", "category": "values",
+               "message": "not divided by √d",
+               "not_message": ["divided by d instead of √d", "divided by √dv, the last dim of v", "part of the computation ran in float32"]}
 
 
 def _attention_weights(q: Tensor, k: Tensor, mask: Tensor | None) -> Tensor:

@@ -10,7 +10,9 @@ import math
 import torch
 from torch import Tensor, nn
 
-KATA_EXPECT = {"status": "fail", "task": "MultiHeadAttention", "category": "values", "message": "out_proj was not applied"}
+KATA_EXPECT = {"status": "fail", "task": "MultiHeadAttention", "category": "values",
+               "message": "out_proj was not applied",
+               "not_message": ["the scores were divided by √d_out", "there is no causal mask", "(dim=-2) instead of the keys", "the causal mask hides the diagonal"]}
 
 
 def _attention_weights(q: Tensor, k: Tensor, mask: Tensor | None) -> Tensor:

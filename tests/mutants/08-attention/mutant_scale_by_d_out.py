@@ -10,7 +10,9 @@ import math
 import torch
 from torch import Tensor, nn
 
-KATA_EXPECT = {"status": "fail", "task": "MultiHeadAttention", "category": "values", "message": "√d_out"}
+KATA_EXPECT = {"status": "fail", "task": "MultiHeadAttention", "category": "values",
+               "message": ["√d_out", "the scores were divided by √d_out"],
+               "not_message": ["out_proj was not applied", "the scores were not divided by √head_dim"]}
 
 
 def _attention_weights(q: Tensor, k: Tensor, mask: Tensor | None) -> Tensor:

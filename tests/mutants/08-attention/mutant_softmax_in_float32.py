@@ -10,7 +10,9 @@ import math
 import torch
 from torch import Tensor, nn
 
-KATA_EXPECT = {"status": "fail", "task": "scaled_dot_product_attention", "category": "values", "message": "ran in float32"}
+KATA_EXPECT = {"status": "fail", "task": "scaled_dot_product_attention", "category": "values",
+               "message": "ran in float32",
+               "not_message": "although mask=None"}
 
 
 def _attention_weights(q: Tensor, k: Tensor, mask: Tensor | None) -> Tensor:

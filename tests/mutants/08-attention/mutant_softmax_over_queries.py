@@ -10,7 +10,9 @@ import math
 import torch
 from torch import Tensor, nn
 
-KATA_EXPECT = {"status": "fail", "task": "scaled_dot_product_attention", "category": "values", "message": "over the queries"}
+KATA_EXPECT = {"status": "fail", "task": "scaled_dot_product_attention", "category": "values",
+               "message": ["over the queries", "the softmax ran over the queries (dim=-2); it must run over the keys"],
+               "not_message": "although mask=None"}
 
 
 def _attention_weights(q: Tensor, k: Tensor, mask: Tensor | None) -> Tensor:

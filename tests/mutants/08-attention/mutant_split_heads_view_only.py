@@ -10,7 +10,9 @@ import math
 import torch
 from torch import Tensor, nn
 
-KATA_EXPECT = {"status": "fail", "task": "MultiHeadAttention", "category": "values", "message": "cuts across positions (each 'head'"}
+KATA_EXPECT = {"status": "fail", "task": "MultiHeadAttention", "category": "values",
+               "message": "cuts across positions (each 'head'",
+               "not_message": ["cuts across positions; split with", "merged with .view(b, t, d_out)"]}
 
 
 def _attention_weights(q: Tensor, k: Tensor, mask: Tensor | None) -> Tensor:

@@ -10,7 +10,9 @@ import math
 import torch
 from torch import Tensor, nn
 
-KATA_EXPECT = {"status": "fail", "task": "MultiHeadAttention", "category": "values", "message": "split with .view(B, num_heads"}
+KATA_EXPECT = {"status": "fail", "task": "MultiHeadAttention", "category": "values",
+               "message": ["split with .view(B, num_heads", "cuts across positions; split with"],
+               "not_message": ["cuts across positions (each 'head'", "merged with .view(b, t, d_out)"]}
 
 
 def _attention_weights(q: Tensor, k: Tensor, mask: Tensor | None) -> Tensor:

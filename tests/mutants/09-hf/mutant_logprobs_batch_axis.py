@@ -15,7 +15,8 @@ from transformers import (
 )
 
 KATA_EXPECT = {"status": "fail", "task": "next_token_logprobs", "category": "values",
-               "message": "batch axis"}
+               "message": ["batch axis", "log_softmax ran over the batch axis"],
+               "not_message": ["these are the raw logits", "the log-probabilities at position 0"]}
 
 
 def load_causal_lm(path: str) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:

@@ -15,7 +15,8 @@ from transformers import (
 )
 
 KATA_EXPECT = {"status": "fail", "task": "next_token_logprobs", "category": "values",
-               "message": "position 0"}
+               "message": ["position 0", "the log-probabilities at position 0"],
+               "not_message": ["log_softmax ran over the batch axis", "read at column attention_mask.sum(-1) - 1", "were masked out as if they were padding"]}
 
 
 def load_causal_lm(path: str) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:

@@ -15,7 +15,8 @@ from transformers import (
 )
 
 KATA_EXPECT = {"status": "fail", "task": "next_token_logprobs", "category": "values",
-               "message": "attention_mask was not passed"}
+               "message": "attention_mask was not passed",
+               "not_message": ["the positions start at 1", "the positions of a left-padded row start at the pads"]}
 
 
 def load_causal_lm(path: str) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:

@@ -15,7 +15,8 @@ from transformers import (
 )
 
 KATA_EXPECT = {"status": "fail", "task": "next_token_logprobs", "category": "values",
-               "message": "position_ids"}
+               "message": ["position_ids", "the positions of a left-padded row start at the pads"],
+               "not_message": ["attention_mask was not passed to the model", "the positions start at 1"]}
 
 
 def load_causal_lm(path: str) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:

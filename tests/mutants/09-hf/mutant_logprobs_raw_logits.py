@@ -15,7 +15,8 @@ from transformers import (
 )
 
 KATA_EXPECT = {"status": "fail", "task": "next_token_logprobs", "category": "values",
-               "message": "raw logits"}
+               "message": ["raw logits", "these are the raw logits"],
+               "not_message": "these are probabilities (softmax)"}
 
 
 def load_causal_lm(path: str) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:

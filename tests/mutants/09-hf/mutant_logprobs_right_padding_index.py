@@ -15,7 +15,8 @@ from transformers import (
 )
 
 KATA_EXPECT = {"status": "fail", "task": "next_token_logprobs", "category": "values",
-               "message": "right padding"}
+               "message": ["right padding", "read at column attention_mask.sum(-1) - 1"],
+               "not_message": ["the positions start at 1", "the log-probabilities at position 0"]}
 
 
 def load_causal_lm(path: str) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:

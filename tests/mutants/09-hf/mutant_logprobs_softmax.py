@@ -15,7 +15,8 @@ from transformers import (
 )
 
 KATA_EXPECT = {"status": "fail", "task": "next_token_logprobs", "category": "values",
-               "message": "softmax"}
+               "message": ["softmax", "these are probabilities (softmax), not log-probabilities"],
+               "not_message": ["these are the raw logits", "log(softmax(logits)) underflows"]}
 
 
 def load_causal_lm(path: str) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
