@@ -13,9 +13,7 @@ KATA_EXPECT = {"status": "fail", "task": "pairwise_sq_distances", "category": "v
 
 def pairwise_sq_distances(x: Tensor, y: Tensor) -> Tensor:
     """Squared Euclidean distances between the rows of x (N, D) and y (M, D), as (N, M)."""
-    diff = x[:, None, :] - y[None, :, :]  # (N, 1, D) - (1, M, D) -> (N, M, D)
-    # Subtracting before squaring keeps full precision when the points sit far from the origin,
-    # where ||x||² - 2 x·y + ||y||² loses digits to cancellation.
+    # ||x - y||² expanded as ||x||² - 2 x·y + ||y||², with the cross term's 2 forgotten
     return x.pow(2).sum(-1)[:, None] - x @ y.T + y.pow(2).sum(-1)[None, :]  # no 2
 
 
