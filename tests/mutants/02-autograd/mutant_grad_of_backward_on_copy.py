@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-KATA_EXPECT = {"status": "fail", "task": "grad_of", "category": "properties", "message": "w_fresh.grad was None and is now a tensor", "not_message": "you returned x.grad after a backward"}
+KATA_EXPECT = {"status": "fail", "task": "grad_of", "category": "properties", "message": "w_fresh.grad was None and is now a tensor"}
 
 
 def grad_of(f: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:

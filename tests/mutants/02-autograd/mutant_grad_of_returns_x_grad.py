@@ -1,4 +1,4 @@
-"""02-autograd mutant: grad_of uses x itself as the leaf when it already requires grad, runs backward and returns x.grad: the old .grad plus the new gradient.
+"""02-autograd mutant: grad_of uses x itself as the leaf when it already requires grad, runs backward and returns x.grad: the old .grad plus the new gradient. The contract guard sees x.grad change in the call, before any check of the value.
 
 A copy of the reference with this one mistake; the grader must fail it as KATA_EXPECT says.
 """
@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-KATA_EXPECT = {"status": "fail", "task": "grad_of", "category": "properties", "message": ["x.grad changed its values", "you returned x.grad after a backward"], "not_message": ["you returned zeros: under torch.no_grad()", "the gradient is doubled"]}
+KATA_EXPECT = {"status": "fail", "task": "grad_of", "category": "properties", "message": "your code changed `x.grad`", "not_message": ["you returned zeros: under torch.no_grad()", "the gradient is doubled"]}
 
 
 def grad_of(f: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:
