@@ -6,8 +6,7 @@ import math
 import torch
 from torch import Tensor
 
-KATA_EXPECT = {"status": "fail", "task": "broadcast_shape",
-               "category": "values", "message": "larger of the two sizes"}
+KATA_EXPECT = {"status": "fail", "task": "broadcast_shape", "category": "values", "message": "larger of the two sizes", "not_message": "you lined the shapes up from the left"}
 
 
 def pairwise_sq_distances(x: Tensor, y: Tensor) -> Tensor:

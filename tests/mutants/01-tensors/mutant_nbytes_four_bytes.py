@@ -5,8 +5,7 @@ import math
 import torch
 from torch import Tensor
 
-KATA_EXPECT = {"status": "fail", "task": "tensor_nbytes",
-               "category": "values", "message": "4 bytes"}
+KATA_EXPECT = {"status": "fail", "task": "tensor_nbytes", "category": "values", "message": ["4 bytes", "you assumed 4 bytes per element"], "not_message": "you counted bits, not bytes"}
 
 
 def pairwise_sq_distances(x: Tensor, y: Tensor) -> Tensor:

@@ -6,8 +6,7 @@ import math
 import torch
 from torch import Tensor
 
-KATA_EXPECT = {"status": "fail", "task": "one_hot",
-               "category": "properties", "message": "ValueError"}
+KATA_EXPECT = {"status": "fail", "task": "one_hot", "category": "properties", "message": "ValueError", "not_message": "the class axis must come last"}
 
 
 def pairwise_sq_distances(x: Tensor, y: Tensor) -> Tensor:

@@ -5,8 +5,7 @@ import math
 import torch
 from torch import Tensor
 
-KATA_EXPECT = {"status": "fail", "task": "batched_outer",
-               "category": "shape", "message": "transposed"}
+KATA_EXPECT = {"status": "fail", "task": "batched_outer", "category": "values", "message": ["transposed", "your result is transposed: out[k, i, j]"], "not_message": "you summed over the batch"}
 
 
 def pairwise_sq_distances(x: Tensor, y: Tensor) -> Tensor:

@@ -5,8 +5,7 @@ import math
 import torch
 from torch import Tensor
 
-KATA_EXPECT = {"status": "fail", "task": "sliding_windows",
-               "category": "shape", "message": "full windows"}
+KATA_EXPECT = {"status": "fail", "task": "sliding_windows", "category": "values", "message": ["full windows", "one window short"], "not_message": "you assumed x is contiguous"}
 
 
 def pairwise_sq_distances(x: Tensor, y: Tensor) -> Tensor:

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-KATA_EXPECT = {"status": "fail", "task": "grad_of", "category": "properties", "message": "grad_fn"}
+KATA_EXPECT = {"status": "fail", "task": "grad_of", "category": "properties", "message": ["grad_fn", "you took `out.grad_fn is none` to mean"]}
 
 
 def grad_of(f: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-KATA_EXPECT = {"status": "fail", "task": "Sigmoid", "category": "grad", "message": "ignored grad_output"}
+KATA_EXPECT = {"status": "fail", "task": "Sigmoid", "category": "grad", "message": "ignored grad_output", "not_message": ["the (1 - s) factor is missing", "backward read the other call", "you computed σ(-x) = 1 - σ(x)"]}
 
 
 def grad_of(f: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:

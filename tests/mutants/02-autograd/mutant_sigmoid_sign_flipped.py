@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-KATA_EXPECT = {"status": "fail", "task": "Sigmoid", "category": "values", "message": "σ(-x)"}
+KATA_EXPECT = {"status": "fail", "task": "Sigmoid", "category": "values", "message": ["σ(-x)", "you computed σ(-x) = 1 - σ(x)"], "not_message": "backward ignored grad_output"}
 
 
 def grad_of(f: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:

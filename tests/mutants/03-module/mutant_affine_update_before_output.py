@@ -10,7 +10,7 @@ from collections.abc import Iterable
 import torch
 from torch import Tensor, nn
 
-KATA_EXPECT = {"status": "fail", "task": "Affine", "category": "values", "message": "after this batch's update"}
+KATA_EXPECT = {"status": "fail", "task": "Affine", "category": "values", "message": "after this batch's update", "not_message": "in training mode the output subtracted the batch"}
 
 
 class MLP(nn.Module):

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 import torch
 from torch import Tensor, nn
 
-KATA_EXPECT = {"status": "fail", "task": "count_parameters", "category": "values", "message": "ignores trainable_only"}
+KATA_EXPECT = {"status": "fail", "task": "count_parameters", "category": "values", "message": "ignores trainable_only", "not_message": "trainable_only=false still skips"}
 
 
 class MLP(nn.Module):

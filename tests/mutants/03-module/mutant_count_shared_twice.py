@@ -10,7 +10,7 @@ from collections.abc import Iterable
 import torch
 from torch import Tensor, nn
 
-KATA_EXPECT = {"status": "fail", "task": "count_parameters", "category": "values", "message": "once per holder"}
+KATA_EXPECT = {"status": "fail", "task": "count_parameters", "category": "values", "message": "once per holder", "not_message": ["the count is over state_dict()", "buffers were counted too"]}
 
 
 class MLP(nn.Module):

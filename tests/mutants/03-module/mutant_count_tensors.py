@@ -10,7 +10,7 @@ from collections.abc import Iterable
 import torch
 from torch import Tensor, nn
 
-KATA_EXPECT = {"status": "fail", "task": "count_parameters", "category": "values", "message": "not the numbers in them"}
+KATA_EXPECT = {"status": "fail", "task": "count_parameters", "category": "values", "message": "not the numbers in them", "not_message": "this counts only the first dim"}
 
 
 class MLP(nn.Module):

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 import torch
 from torch import Tensor, nn
 
-KATA_EXPECT = {"status": "fail", "task": "MLP", "category": "structure", "message": "not registered"}
+KATA_EXPECT = {"status": "fail", "task": "MLP", "category": "structure", "message": ["not registered", "the layers are not registered"], "not_message": ["the layers sit in an nn.sequential", "the layers have no bias"]}
 
 
 class MLP(nn.Module):

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 import torch
 from torch import Tensor, nn
 
-KATA_EXPECT = {"status": "fail", "task": "MLP", "category": "values", "message": "also applied to the output"}
+KATA_EXPECT = {"status": "fail", "task": "MLP", "category": "values", "message": "also applied to the output", "not_message": "there is no relu between fc1 and fc2"}
 
 
 class MLP(nn.Module):

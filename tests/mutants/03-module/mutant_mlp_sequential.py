@@ -10,7 +10,7 @@ from collections.abc import Iterable
 import torch
 from torch import Tensor, nn
 
-KATA_EXPECT = {"status": "fail", "task": "MLP", "category": "structure", "message": "nn.Sequential"}
+KATA_EXPECT = {"status": "fail", "task": "MLP", "category": "structure", "message": ["nn.Sequential", "the layers sit in an nn.sequential"], "not_message": ["the layers are not registered", "the layers have no bias"]}
 
 
 class MLP(nn.Module):
