@@ -545,6 +545,39 @@ def test_greedy_generation_stops_at_end_of_text(candidate, world):
     check_generated(candidate, world, ENDS_EARLY, 12)
 
 
+# Generation defaults a saved model may carry (its generation_config.json): sample, and return
+# several sequences per prompt. Greedy decoding cannot give several sequences without beams, so
+# model.generate refuses them unless it is asked for one.
+SEVERAL_SEQUENCES = {"do_sample": True, "num_return_sequences": 3}
+
+
+@pytest.mark.task(GENERATE, category="values")
+def test_generate_gives_one_text_when_the_defaults_ask_for_several(candidate, world):
+    """A model whose generation defaults ask for 3 sampled sequences per prompt still gives
+    one text, and greedy=True's is the model's own greedy continuation."""
+    model = world.model_copy()
+    model.generation_config.update(**SEVERAL_SEQUENCES)
+    n = 6
+    call = (f"generate(model, tokenizer, {RUNS_ON!r}, max_new_tokens={n}) on a model whose "
+            f"generation_config says {SEVERAL_SEQUENCES}")
+    try:
+        got = candidate.generate(model, world.tokenizer_copy(), RUNS_ON, n)
+    except ValueError as error:
+        if "num_return_sequences" not in str(error):
+            raise
+        raise AssertionError(
+            f"{call} raised ValueError: {error}\n  Likely mistake: the model's generation "
+            "defaults ask for 3 sequences, which greedy decoding cannot give: ask "
+            "model.generate for one text (num_return_sequences=1), whatever the defaults say"
+        ) from None
+    ids = world.greedy_ids(RUNS_ON, n)
+    expected = world.decode(ids)
+    require(got == expected, (
+        f"{call} returned {kind(got)}; expected {expected!r}, the text of the {len(ids)} new "
+        f"tokens {ids} that the model's own generate(do_sample=False, num_return_sequences=1) "
+        "gives: greedy=True decodes greedily whatever the model's defaults say"))
+
+
 @pytest.mark.task(GENERATE, category="values")
 @given(prompt=prompts(), max_new_tokens=st.integers(1, 10))
 @example(prompt="she read the", max_new_tokens=7)
