@@ -578,6 +578,31 @@ def test_generate_gives_one_text_when_the_defaults_ask_for_several(candidate, wo
         "gives: greedy=True decodes greedily whatever the model's defaults say"))
 
 
+# Defaults that ask for beam search, keeping the best 2 of 3 beams. What greedy=True gives for
+# such a model is left open here (the model's own generate(do_sample=False) searches beams);
+# that it gives one text is not.
+BEAM_DEFAULTS = {"num_beams": 3, "num_return_sequences": 2}
+
+
+@pytest.mark.task(GENERATE, category="properties")
+def test_generate_gives_one_text_when_the_defaults_search_beams(candidate, world):
+    """A model whose generation defaults keep 2 of 3 beams per prompt: generate returns one
+    text, a str, without failing."""
+    model = world.model_copy()
+    model.generation_config.update(**BEAM_DEFAULTS)
+    call = (f"generate(model, tokenizer, {RUNS_ON!r}, max_new_tokens=6) on a model whose "
+            f"generation_config says {BEAM_DEFAULTS}")
+    try:
+        got = candidate.generate(model, world.tokenizer_copy(), RUNS_ON, 6)
+    except (IndexError, RuntimeError) as error:
+        said = str(error)[:300].rstrip(".")
+        raise AssertionError(
+            f"{call} raised {type(error).__name__}: {said}. Whatever the model's defaults ask, "
+            "ask model.generate for exactly one sequence (num_return_sequences=1) and decode "
+            "its new tokens") from None
+    require(isinstance(got, str), f"{call} returned {kind(got)}; return the new text, a str")
+
+
 @pytest.mark.task(GENERATE, category="values")
 @given(prompt=prompts(), max_new_tokens=st.integers(1, 10))
 @example(prompt="she read the", max_new_tokens=7)
