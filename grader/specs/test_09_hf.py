@@ -594,6 +594,8 @@ def test_generate_gives_one_text_when_the_defaults_search_beams(candidate, world
             f"generation_config says {BEAM_DEFAULTS}")
     try:
         got = candidate.generate(model, world.tokenizer_copy(), RUNS_ON, 6)
+    except NotImplementedError:  # the stub's: a todo, not a failure
+        raise
     except (IndexError, RuntimeError) as error:
         said = str(error)[:300].rstrip(".")
         raise AssertionError(
