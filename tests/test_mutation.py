@@ -4,12 +4,14 @@ equivalents files still name mutants the generator makes. Nothing here grades a 
 
 from __future__ import annotations
 
+import json
 import textwrap
 from functools import cache
 
 import pytest
 
 from grader.catalog import load_catalog
+from grader.mutation import grade
 from grader.mutation.equivalents import EQUIVALENTS_DIR, load
 from grader.mutation.generate import Mutant, generate
 from grader.runner import source_problem
@@ -188,3 +190,51 @@ def test_an_equivalent_without_a_reason_is_refused(tmp_path):
                     'reason = "r"\n', encoding="utf-8")
     with pytest.raises(ValueError, match="entry 1 needs after"):
         load("01-tensors", path)
+
+
+def test_a_gpu_only_entry_is_read_and_a_wrong_one_refused(tmp_path):
+    path = tmp_path / "01-tensors.toml"
+    entry = ('[[equivalent]]\noperator = "tensor/dim"\nfunction = "f"\nbefore = "a"\n'
+             'after = "b"\nreason = "r"\n')
+    path.write_text(entry + "gpu_only = true\n", encoding="utf-8")
+    assert [e.gpu_only for e in load("01-tensors", path)] == [True]
+    path.write_text(entry, encoding="utf-8")
+    assert [e.gpu_only for e in load("01-tensors", path)] == [False]
+    path.write_text(entry + 'gpu_only = "yes"\n', encoding="utf-8")
+    with pytest.raises(ValueError, match="entry 1: gpu_only is true or false"):
+        load("01-tensors", path)
+    path.write_text(entry + "gpu = true\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"entry 1 has unknown fields \['gpu'\]"):
+        load("01-tensors", path)
+
+
+def test_gpu_only_mutants_are_apart_from_the_cpu_score_and_graded_on_cuda(tmp_path,
+                                                                          monkeypatch):
+    """On the CPU a gpu_only mutant is "gpu-only": not in the score, listed apart in the
+    Markdown; results graded on CUDA keep its graded status."""
+    rung = next(r for r in AVAILABLE if r.id == "10-profiling")
+    entries = [e for e in load(rung.id) if e.gpu_only]
+    assert entries, "10-profiling records its CUDA-only mutants as gpu_only"
+    gpu_keys = {e.key for e in entries}
+    mutants = generate(rung.reference_path.read_text(encoding="utf-8"))
+    cpu_one = next(m for m in mutants if m.key not in gpu_keys
+                   and m.key not in {e.key for e in load(rung.id)})
+    gpu_one = next(m for m in mutants if m.key in gpu_keys)
+    monkeypatch.setattr(grade, "WORK_DIR", tmp_path)
+    for device, gpu_status in (("cpu", "gpu-only"), ("cuda", "killed")):
+        recorded = [{**m.as_dict(), "status": "survived" if m is gpu_one else "killed",
+                     "how": "", "seconds": 1.0} for m in mutants]
+        if device == "cuda":
+            recorded = [{**r, "status": "killed"} for r in recorded]
+        (tmp_path / f"{rung.id}.json").write_text(json.dumps(
+            {"file": "reference/10-profiling/profiling.py", "seconds": 1.0, "baseline": "pass",
+             "device": device, "mutants": recorded}), encoding="utf-8")
+        score = grade.rescore(rung)
+        assert score is not None
+        status = {o.mutant.key: o.status for o in score.outcomes}
+        assert status[gpu_one.key] == gpu_status and status[cpu_one.key] == "killed"
+        left_out = score.count("equivalent") + score.count("gpu-only")
+        assert score.score == score.count("killed") / (len(score.outcomes) - left_out)
+        assert score.count("gpu-only") == (len(entries) if device == "cpu" else 0)
+        report = grade.markdown([score.as_dict()])
+        assert ("Only a GPU tells apart" in report) == (device == "cpu")

@@ -8,6 +8,9 @@
     python -m grader.mutation --rescore       the last results again, with the equivalents
                                               recorded since (no grading)
 
+On the CPU, mutants recorded as gpu_only (only a GPU tells them apart) are not graded: they are
+counted and listed apart, as "gpu-only", and left out of the score. --device cuda grades them.
+
 A dev tool (cosmic-ray comes with the dev extra), not a learner's command.
 """
 
@@ -69,10 +72,12 @@ def main(argv: list[str] | None = None) -> int:
                                list_only=args.list, on_mutant=progress)
         if args.list:
             for outcome in score.outcomes:
-                tag = f"  (equivalent: {outcome.reason})" if outcome.status == "equivalent" else ""
+                tag = f"  ({outcome.status}: {outcome.reason})" if outcome.reason else ""
                 print(f"{outcome.mutant.describe(score.filename)}{tag}")
+            gpu = (f", {score.count('gpu-only')} gpu-only (not graded on the CPU)"
+                   if score.count("gpu-only") else "")
             print(f"{rung.id}: {len(score.outcomes)} mutants, "
-                  f"{score.count('equivalent')} recorded equivalent")
+                  f"{score.count('equivalent')} recorded equivalent{gpu}")
             continue
         if not args.rescore:
             write_json(score)
@@ -81,13 +86,19 @@ def main(argv: list[str] | None = None) -> int:
             continue
         results.append(score.as_dict())
         value = score.score
+        gpu = (f", {score.count('gpu-only')} gpu-only (not graded on the CPU, not in the score)"
+               if score.count("gpu-only") else "")
         print(f"{rung.id}: {len(score.outcomes)} mutants, {score.count('killed')} killed, "
-              f"{score.count('survived')} survived, {score.count('equivalent')} equivalent: "
-              f"score {'-' if value is None else f'{value:.1%}'} "
+              f"{score.count('survived')} survived, {score.count('equivalent')} equivalent"
+              f"{gpu}: score {'-' if value is None else f'{value:.1%}'} "
               f"({score.seconds:.0f} s; {WORK_DIR / (rung.id + '.json')})", flush=True)
         for outcome in score.outcomes:
             if outcome.status == "survived":
                 print(f"  survived: {outcome.mutant.describe(score.filename)}")
+        for outcome in score.outcomes:
+            if outcome.status == "gpu-only":
+                print(f"  gpu-only: {outcome.mutant.describe(score.filename)}  "
+                      f"(grade with --device cuda)")
         if value is not None and value < PASS_SCORE:
             below.append(f"{rung.id} {value:.1%}")
     if args.markdown and results:

@@ -1,6 +1,8 @@
 """Grade mutants through the runner, as a learner's module is graded: a mutant is killed when the
 rung's status is not "pass" (any check failing, the run erroring or timing out, the source rules
-refusing it), survived when it passes, equivalent when a reviewed entry names it.
+refusing it), survived when it passes, equivalent when a reviewed entry names it. A mutant
+whose entry says gpu_only is "gpu-only" on the CPU: not graded, left out of the score, and
+reported apart; on a GPU (`device="cuda"`) it is graded like the rest.
 
 Mutants are written to .kata/mutation/<rung>/ (ignored), never into reference/.
 """
@@ -29,10 +31,10 @@ PASS_SCORE = 0.95
 @dataclass
 class Outcome:
     mutant: Mutant
-    status: str  # killed, survived, equivalent, or not-graded (--list)
+    status: str  # killed, survived, equivalent, gpu-only (on the CPU), or not-graded (--list)
     how: str = ""  # for killed: the first failing check, "timeout", "error: ...", "refused"
     seconds: float = 0.0
-    reason: str = ""  # for equivalent
+    reason: str = ""  # for equivalent and gpu-only
 
 
 @dataclass
@@ -42,13 +44,14 @@ class RungScore:
     outcomes: list[Outcome] = field(default_factory=list)
     seconds: float = 0.0
     baseline: str = ""  # the reference's own status: anything but pass makes the score void
+    device: str = "cpu"  # what it was graded on
 
     def count(self, status: str) -> int:
         return sum(1 for o in self.outcomes if o.status == status)
 
     @property
     def score(self) -> float | None:
-        graded = len(self.outcomes) - self.count("equivalent")
+        graded = len(self.outcomes) - self.count("equivalent") - self.count("gpu-only")
         if graded <= 0 or self.count("not-graded"):
             return None
         return self.count("killed") / graded
@@ -56,7 +59,8 @@ class RungScore:
     def as_dict(self) -> dict[str, Any]:
         return {"rung": self.rung, "file": self.filename, "generated": len(self.outcomes),
                 "killed": self.count("killed"), "survived": self.count("survived"),
-                "equivalent": self.count("equivalent"), "score": self.score,
+                "equivalent": self.count("equivalent"), "gpu_only": self.count("gpu-only"),
+                "score": self.score, "device": self.device,
                 "seconds": round(self.seconds, 1), "baseline": self.baseline,
                 "mutants": [{**o.mutant.as_dict(), "status": o.status, "how": o.how,
                              "seconds": round(o.seconds, 2), "reason": o.reason}
@@ -78,18 +82,21 @@ def _how(result: Any) -> str:
 def grade_rung(rung: Rung, *, jobs: int = 2, exit_first: bool = True, device: str = "cpu",
                operators: list[str] | None = None, list_only: bool = False,
                on_mutant: Callable[[Outcome], None] | None = None) -> RungScore:
-    """Generate the rung reference's mutants and grade each one not recorded as equivalent."""
+    """Generate the rung reference's mutants and grade each one not recorded as equivalent
+    (nor, on the CPU, as gpu_only)."""
     source = rung.reference_path.read_text(encoding="utf-8")
     mutants = generate(source, operators)
     equivalents: dict[tuple[str, str, str, str], Equivalent] = {e.key: e for e in load(rung.id)}
-    score = RungScore(rung.id, f"reference/{rung.id}/{rung.module}")
+    score = RungScore(rung.id, f"reference/{rung.id}/{rung.module}", device=device)
     started = time.monotonic()
     pending: list[tuple[int, Mutant]] = []
     outcomes: dict[int, Outcome] = {}
     for index, mutant in enumerate(mutants):
         known = equivalents.get(mutant.key)
-        if known is not None:
+        if known is not None and not known.gpu_only:
             outcomes[index] = Outcome(mutant, "equivalent", reason=known.reason)
+        elif known is not None and not on_gpu(device):
+            outcomes[index] = Outcome(mutant, "gpu-only", reason=known.reason)
         elif list_only:
             outcomes[index] = Outcome(mutant, "not-graded")
         else:
@@ -103,6 +110,7 @@ def grade_rung(rung: Rung, *, jobs: int = 2, exit_first: bool = True, device: st
         score.baseline = reference.status
         if reference.status == "skipped":  # its extra is not installed: nothing to grade
             score.outcomes = [Outcome(m, "not-graded") for m in mutants]
+            score.device = device
             return score
         if reference.status != "pass":
             raise SystemExit(f"{rung.id}: the reference itself gets {reference.status} "
@@ -121,10 +129,13 @@ def grade_rung(rung: Rung, *, jobs: int = 2, exit_first: bool = True, device: st
             result, _ = runner.check_rung(rung, impl=str(path), device=device,
                                           timeout=timeout, exit_first=exit_first)
             seconds = time.monotonic() - began
+            known = equivalents.get(mutant.key)  # a gpu_only one, graded on a GPU
+            reason = known.reason if known is not None else ""
             if result.status == "pass":
-                outcome = Outcome(mutant, "survived", seconds=seconds)
+                outcome = Outcome(mutant, "survived", seconds=seconds, reason=reason)
             else:
-                outcome = Outcome(mutant, "killed", how=_how(result), seconds=seconds)
+                outcome = Outcome(mutant, "killed", how=_how(result), seconds=seconds,
+                                  reason=reason)
             with lock:
                 outcomes[index] = outcome
                 if on_mutant is not None:
@@ -137,11 +148,17 @@ def grade_rung(rung: Rung, *, jobs: int = 2, exit_first: bool = True, device: st
     return score
 
 
+def on_gpu(device: str) -> bool:
+    """Whether grading on `device` runs the gpu checks (what a gpu_only mutant needs)."""
+    return device.split(":", 1)[0] == "cuda"
+
+
 def rescore(rung: Rung) -> RungScore | None:
     """The rung's last results (.kata/mutation/<rung>.json) with the equivalents files as they
     are now: recording an equivalent changes the score without grading again. Mutants the
     generator no longer makes are left out; ones it makes now that were never graded are
-    "not-graded" (no score until the rung is graded again). None when there are no results."""
+    "not-graded" (no score until the rung is graded again), and so is a mutant graded on a GPU
+    as gpu_only whose entry is gone since. None when there are no results."""
     path = WORK_DIR / f"{rung.id}.json"
     if not path.is_file():
         return None
@@ -162,14 +179,18 @@ def rescore(rung: Rung) -> RungScore | None:
     recorded += [{**m.as_dict(), "status": "not-graded", "how": "", "seconds": 0.0}
                  for m in current if m.key not in graded]
     equivalents = {e.key: e for e in load(rung.id)}
-    score = RungScore(rung.id, data["file"], seconds=data["seconds"], baseline=data["baseline"])
+    device = data.get("device", "cpu")  # results written before gpu_only: the CPU's
+    score = RungScore(rung.id, data["file"], seconds=data["seconds"], baseline=data["baseline"],
+                      device=device)
     for m in sorted(recorded, key=lambda m: m["line"]):
         mutant = Mutant(m["operator"], -1, m["line"], m["function"], m["before"], m["after"],
                         "")
         known = equivalents.get(mutant.key)
-        if known is not None:
+        if known is not None and not known.gpu_only:
             score.outcomes.append(Outcome(mutant, "equivalent", reason=known.reason))
-        elif m["status"] == "equivalent":  # no longer recorded, and never graded
+        elif known is not None and not on_gpu(device):
+            score.outcomes.append(Outcome(mutant, "gpu-only", reason=known.reason))
+        elif m["status"] in ("equivalent", "gpu-only"):  # no longer recorded, never graded
             score.outcomes.append(Outcome(mutant, "not-graded"))
         else:
             score.outcomes.append(Outcome(mutant, m["status"], how=m["how"],
@@ -186,12 +207,12 @@ def write_json(score: RungScore) -> None:
 def markdown(results: list[dict[str, Any]]) -> str:
     """The survivors of rungs' JSON results (RungScore.as_dict), as a Markdown report."""
     lines = ["# Mutation survivors", "",
-             "| rung | generated | killed | survived | equivalent | score |",
-             "|---|---:|---:|---:|---:|---:|"]
+             "| rung | generated | killed | survived | equivalent | gpu-only | score |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
     for r in results:
         score = "-" if r["score"] is None else f"{r['score']:.1%}"
         lines.append(f"| {r['rung']} | {r['generated']} | {r['killed']} | {r['survived']} | "
-                     f"{r['equivalent']} | {score} |")
+                     f"{r['equivalent']} | {r.get('gpu_only', 0)} | {score} |")
     for r in results:
         lines += ["", f"## {r['rung']} ({r['file']})", ""]
         survivors = [m for m in r["mutants"] if m["status"] == "survived"]
@@ -204,4 +225,11 @@ def markdown(results: list[dict[str, Any]]) -> str:
             lines += [f"- `{r['file']}:{m['line']}` ({m['function'] or 'module'}): "
                       f"`{m['before']}` -> `{m['after']}` [{m['operator']}]: {m['reason']}"
                       for m in equivalent]
+        gpu_only = [m for m in r["mutants"] if m["status"] == "gpu-only"]
+        if gpu_only:
+            lines += ["", "Only a GPU tells apart (gpu_only; not graded on the CPU, left out of "
+                      "the score; grade with --device cuda):", ""]
+            lines += [f"- `{r['file']}:{m['line']}` ({m['function'] or 'module'}): "
+                      f"`{m['before']}` -> `{m['after'] or '(removed)'}` [{m['operator']}]: "
+                      f"{m['reason']}" for m in gpu_only]
     return "\n".join(lines) + "\n"

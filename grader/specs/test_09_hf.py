@@ -545,6 +545,66 @@ def test_greedy_generation_stops_at_end_of_text(candidate, world):
     check_generated(candidate, world, ENDS_EARLY, 12)
 
 
+# Generation defaults a saved model may carry (its generation_config.json): sample, and return
+# several sequences per prompt. Greedy decoding cannot give several sequences without beams, so
+# model.generate refuses them unless it is asked for one.
+SEVERAL_SEQUENCES = {"do_sample": True, "num_return_sequences": 3}
+
+
+@pytest.mark.task(GENERATE, category="values")
+def test_generate_gives_one_text_when_the_defaults_ask_for_several(candidate, world):
+    """A model whose generation defaults ask for 3 sampled sequences per prompt still gives
+    one text, and greedy=True's is the model's own greedy continuation."""
+    model = world.model_copy()
+    model.generation_config.update(**SEVERAL_SEQUENCES)
+    n = 6
+    call = (f"generate(model, tokenizer, {RUNS_ON!r}, max_new_tokens={n}) on a model whose "
+            f"generation_config says {SEVERAL_SEQUENCES}")
+    try:
+        got = candidate.generate(model, world.tokenizer_copy(), RUNS_ON, n)
+    except ValueError as error:
+        if "num_return_sequences" not in str(error):
+            raise
+        raise AssertionError(
+            f"{call} raised ValueError: {error}\n  Likely mistake: the model's generation "
+            "defaults ask for 3 sequences, which greedy decoding cannot give: ask "
+            "model.generate for one text (num_return_sequences=1), whatever the defaults say"
+        ) from None
+    ids = world.greedy_ids(RUNS_ON, n)
+    expected = world.decode(ids)
+    require(got == expected, (
+        f"{call} returned {kind(got)}; expected {expected!r}, the text of the {len(ids)} new "
+        f"tokens {ids} that the model's own generate(do_sample=False, num_return_sequences=1) "
+        "gives: greedy=True decodes greedily whatever the model's defaults say"))
+
+
+# Defaults that ask for beam search, keeping the best 2 of 3 beams. What greedy=True gives for
+# such a model is left open here (the model's own generate(do_sample=False) searches beams);
+# that it gives one text is not.
+BEAM_DEFAULTS = {"num_beams": 3, "num_return_sequences": 2}
+
+
+@pytest.mark.task(GENERATE, category="properties")
+def test_generate_gives_one_text_when_the_defaults_search_beams(candidate, world):
+    """A model whose generation defaults keep 2 of 3 beams per prompt: generate returns one
+    text, a str, without failing."""
+    model = world.model_copy()
+    model.generation_config.update(**BEAM_DEFAULTS)
+    call = (f"generate(model, tokenizer, {RUNS_ON!r}, max_new_tokens=6) on a model whose "
+            f"generation_config says {BEAM_DEFAULTS}")
+    try:
+        got = candidate.generate(model, world.tokenizer_copy(), RUNS_ON, 6)
+    except NotImplementedError:  # the stub's: a todo, not a failure
+        raise
+    except (IndexError, RuntimeError) as error:
+        said = str(error)[:300].rstrip(".")
+        raise AssertionError(
+            f"{call} raised {type(error).__name__}: {said}. Whatever the model's defaults ask, "
+            "ask model.generate for exactly one sequence (num_return_sequences=1) and decode "
+            "its new tokens") from None
+    require(isinstance(got, str), f"{call} returned {kind(got)}; return the new text, a str")
+
+
 @pytest.mark.task(GENERATE, category="values")
 @given(prompt=prompts(), max_new_tokens=st.integers(1, 10))
 @example(prompt="she read the", max_new_tokens=7)

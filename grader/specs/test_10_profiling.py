@@ -189,11 +189,16 @@ def own_profile(load: Workload) -> dict[str, tuple[float, float, int]]:
             for evt in prof.key_averages() if evt.device_type == DeviceType.CPU}
 
 
-def call_top_ops(candidate: Any, load: Workload, k: int) -> list[tuple[str, float]]:
-    """top_ops on a workload, checked for shape: a list of (str, number) pairs, at most k."""
+def call_top_ops(candidate: Any, load: Workload, k: int | None) -> list[tuple[str, float]]:
+    """top_ops on a workload, checked for shape: a list of (str, number) pairs, at most k;
+    k=None calls it without k (its default)."""
     load.calls.clear()
-    result = candidate.top_ops(load, *load.args, k=k)
-    what = f"top_ops(fn, ..., k={k}) on {load.describe}"
+    if k is None:
+        result = candidate.top_ops(load, *load.args)
+        what = f"top_ops(fn, ...) (k left at its default) on {load.describe}"
+    else:
+        result = candidate.top_ops(load, *load.args, k=k)
+        what = f"top_ops(fn, ..., k={k}) on {load.describe}"
     require(isinstance(result, list), (
         f"{what} returned {kind(result)}; return a list of (op name, self time in µs) tuples"))
     for entry in result:
@@ -246,6 +251,19 @@ def test_top_ops_returns_k_pairs(candidate, workloads, k):
         f"top_ops(fn, ..., k={k}) on {load.describe} returned {len(result)} entries; fn runs "
         f"{distinct} distinct ops, so there should be exactly k={k}"
         + (" (an off-by-one in the slice?)" if abs(len(result) - k) == 1 else "")))
+
+
+@pytest.mark.task(TOP, category="shape")
+def test_top_ops_returns_five_pairs_by_default(candidate, workloads):
+    """Without k, top_ops returns the 5 slowest ops (the default the stub's signature gives)."""
+    load = workloads["matmul"]
+    distinct = len(own_profile(load))
+    assert distinct >= 6, "spec: the matmul workload must run at least 6 distinct ops"
+    result = call_top_ops(candidate, load, None)
+    require(len(result) == 5, (
+        f"top_ops(fn, ...) without k on {load.describe} returned {len(result)} entries; fn runs "
+        f"{distinct} distinct ops and k defaults to 5 (def top_ops(fn, *args, k=5)): keep the "
+        "stub's default"))
 
 
 @pytest.mark.task(TOP, category="shape")

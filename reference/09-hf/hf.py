@@ -26,7 +26,9 @@ works from a local directory (what `save_pretrained` writes); nothing here needs
    - Generation stops after max_new_tokens new tokens, or earlier when the model emits its
      end-of-text token (tokenizer.eos_token); that token is not part of the returned text.
    Mind the two length settings: max_new_tokens counts new tokens, max_length counts the prompt
-   too. The prompt is a single string; max_new_tokens >= 1.
+   too. The prompt is a single string; max_new_tokens >= 1. The result is one text, even for a
+   model whose generation defaults (model.generation_config) ask for several sequences: ask
+   model.generate for one (num_return_sequences=1).
 
 3. attention_maps(model, input_ids) -> tuple of tensors
    The attention weights of every layer for input_ids (B, T) (no padding): a tuple with one
@@ -131,6 +133,7 @@ def generate(
             **encoded,
             max_new_tokens=max_new_tokens,  # not max_length, which counts the prompt too
             do_sample=not greedy,
+            num_return_sequences=1,  # one text, whatever the model's generation defaults say
             pad_token_id=tokenizer.eos_token_id,  # GPT-2 has no pad token; this silences a warning
         )  # (1, T + new)
     # the output starts with the prompt's T tokens; the continuation is what follows

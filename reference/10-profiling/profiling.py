@@ -197,5 +197,5 @@ def sync_points(fn: Callable[..., Any], *args: Any) -> list[str]:
         if evt.name in SYNC_OPS:
             syncs.append(evt.name)
         elif evt.name == "aten::copy_" and any("DtoH" in kernel.name for kernel in evt.kernels):
-            syncs.append(evt.name)  # a GPU -> CPU copy: the host waits for the data
+            syncs.append("aten::copy_")  # a GPU -> CPU copy: the host waits for the data
     return syncs

@@ -43,6 +43,7 @@ def generate(
     with torch.no_grad():
         output = model.generate(input_ids=input_ids, attention_mask=attention_mask,
                                 max_length=T + max_new_tokens, do_sample=not greedy,
+                                num_return_sequences=1,
                                 pad_token_id=tokenizer.eos_token_id)
     return tokenizer.batch_decode(output[:, T:], skip_special_tokens=True)[0]
 
