@@ -386,6 +386,81 @@ def test_two_new_linears_start_different(candidate):
         "from the RNG as it is, and leave seeding to the caller"))
 
 
+@pytest.mark.task(LINEAR, category="structure")
+def test_linear_has_a_bias_by_default(candidate):
+    """Linear(in_features, out_features) without the bias argument has a bias, as torch's."""
+    check_parameters(candidate.Linear(5, 3), {"weight": (3, 5), "bias": (3,)},
+                     "Linear(5, 3), built without the bias argument (bias=True is the default)",
+                     LINEAR_LAYOUT)
+
+
+@pytest.mark.task(LINEAR, category="properties")
+def test_linear_with_one_input_feature_spreads_over_plus_minus_one(candidate):
+    """in_features = 1: the bound 1/√1 is 1, and 2048 weights spread over ±1, none beyond."""
+    what = "a new Linear(in_features=1, out_features=2048)"
+    weight = getattr(candidate.Linear(1, 2048), "weight", None)
+    require(isinstance(weight, Tensor), f"{what} has no tensor `weight`. {LINEAR_LAYOUT}")
+    weight = weight.detach()
+    largest = float(weight.abs().max())
+    # uniform in ±1: all 2048 weights below 0.9 has probability 0.9 ** 2048 < 1e-93
+    if 0.9 <= largest <= 1 + 1e-6:
+        return
+    likely = ""
+    wider = getattr(candidate.Linear(64, 32), "weight", None)
+    if largest == 0 and isinstance(wider, Tensor) and bool((wider != 0).any()):
+        likely = ("\n  Likely mistake: Linear(64, 32) starts random but Linear(1, 2048) at "
+                  "zeros: in_features = 1 was taken for the empty case. Only in_features = 0 "
+                  "has no bound (torch uses 0 there); 1/√1 = 1.")
+    raise AssertionError(
+        f"{what}: the largest weight magnitude is {largest:.6g} (worst element "
+        f"[{int(weight.abs().argmax())}, 0]); weights drawn uniformly in ±1/√in_features = ±1 "
+        f"reach beyond 0.9 and never beyond 1.{likely}")
+
+
+@pytest.mark.task(LINEAR, category="properties")
+def test_linear_with_no_input_features_starts_with_a_zero_bias(candidate):
+    """in_features = 0 is allowed, as in torch: weight (out_features, 0) and, with no fan-in to
+    scale by, torch's bound of 0, so the bias starts at zeros and the output is that bias."""
+    what = "Linear(in_features=0, out_features=16)"
+    try:
+        module = candidate.Linear(0, 16)
+    except ZeroDivisionError:
+        raise AssertionError(
+            f"{what} raised ZeroDivisionError: 1/√in_features with in_features = 0. torch's "
+            "Linear accepts in_features = 0 (an empty weight (16, 0)) and takes the bound as 0 "
+            "there: bound = 1 / math.sqrt(in_features) if in_features > 0 else 0.0") from None
+    check_parameters(module, {"weight": (16, 0), "bias": (16,)}, what, LINEAR_LAYOUT)
+    bias = module.bias.detach()
+    worst = int(bias.abs().argmax())
+    require(bool((bias == 0).all()), (
+        f"{what} starts with bias {values_of(bias)} (worst element [{worst}] = "
+        f"{float(bias[worst]):.6g}); torch draws it in ±bound with bound = 0 when in_features is "
+        "0 (there is no 1/√0), so the bias starts at zeros"))
+
+
+@pytest.mark.task(LINEAR, category="properties")
+def test_linear_bias_starts_at_zero_or_spread_over_the_bound(candidate):
+    """The bias is zeros or uniform in ±1/√in_features: 2048 draws fall on both sides of 0."""
+    in_features, out_features = 64, 2048
+    bound = 1 / math.sqrt(in_features)
+    what = f"a new Linear(in_features={in_features}, out_features={out_features})"
+    bias = getattr(candidate.Linear(in_features, out_features), "bias", None)
+    require(isinstance(bias, Tensor), f"{what} has no tensor `bias`. {LINEAR_LAYOUT}")
+    bias = bias.detach()
+    # uniform in ±bound: all 2048 on one side of 0.5 * bound has probability below 1e-250
+    spread = float(bias.min()) < -bound / 2 and float(bias.max()) > bound / 2
+    if spread or bool((bias == 0).all()):
+        return
+    likely = ""
+    if bool((bias == bias[0]).all()) and abs(float(bias[0]) - bound) <= 1e-6 * bound:
+        likely = ("\n  Likely mistake: uniform_(bound, bound), the minus sign of the lower end "
+                  "is missing: uniform_(-bound, bound).")
+    raise AssertionError(
+        f"{what}: the bias runs from {float(bias.min()):.6g} to {float(bias.max()):.6g} (first "
+        f"values {values_of(bias)}); drawn uniformly in ±1/√in_features = ±{bound:.4g} it "
+        f"reaches below {-bound / 2:.4g} and above {bound / 2:.4g} (zeros are fine too).{likely}")
+
+
 @pytest.mark.task(LINEAR, category="properties")
 def test_linear_leaves_x_unchanged(candidate, device):
     """forward does not modify its input."""
@@ -707,6 +782,20 @@ def test_layernorm_starts_as_plain_normalisation(candidate):
 
 
 @pytest.mark.task(LAYERNORM, category="values")
+def test_layernorm_default_eps_is_torchs(candidate, device):
+    """LayerNorm(C) without eps uses eps = 1e-5, as nn.LayerNorm(C): on x of spread 0.001
+    (variance 1e-6) eps dominates the denominator."""
+    case = LayerNormCase(batch=(4,), C=8, eps=1e-5, scale=1e-3, seed=5)
+    what = (f"LayerNorm(normalized_shape={case.C}), built without eps (the default is 1e-5), on "
+            f"x of shape {(*case.batch, case.C)} with standard deviation 0.001, where eps matters")
+    mine = candidate.LayerNorm(case.C).to(device, torch.float64)
+    oracle = nn.LayerNorm(case.C).to(device, torch.float64)
+    x = case.x(device)
+    with torch.no_grad():
+        assert_matches(mine(x), oracle, x, what=what)
+
+
+@pytest.mark.task(LAYERNORM, category="values")
 @given(case=layernorm_cases())
 @example(case=TYPICAL_LAYERNORM)
 @example(case=SMALL_SPREAD)
@@ -935,6 +1024,24 @@ def test_p_zero_keeps_everything_and_p_one_drops_everything(candidate, device):
 
 
 @pytest.mark.task(DROPOUT, category="properties")
+def test_dropout_default_p_is_one_half(candidate, device):
+    """Dropout() without p drops half the elements, as nn.Dropout(): the default is p = 0.5."""
+    what = "Dropout(), built without p (the default is 0.5),"
+    try:
+        module = candidate.Dropout().to(device).train()
+    except ValueError as error:
+        raise AssertionError(f"{what} raised ValueError ({error}); the default p = 0.5 is a "
+                             "valid probability") from None
+    out = seeded_call(module, positive_input((DRAWS,), 0, device), seed=4321)
+    kept = float((out != 0).double().mean())
+    sigma = math.sqrt(0.25 / DRAWS)
+    require(abs(kept - 0.5) <= SIGMAS * sigma, (
+        f"{what} in training mode kept {100 * kept:.2f}% of {DRAWS:,} nonzero elements of shape "
+        f"({DRAWS},); expected 50% ± {100 * SIGMAS * sigma:.2f}% (6 binomial standard "
+        "deviations). Give p the default 0.5: def __init__(self, p: float = 0.5)"))
+
+
+@pytest.mark.task(DROPOUT, category="properties")
 @pytest.mark.parametrize("p", [-0.1, 1.5, float("nan")])
 def test_p_outside_zero_to_one_is_refused(candidate, p):
     """Dropout(p) raises ValueError unless 0 <= p <= 1 (0 and 1 themselves are accepted)."""
@@ -1109,6 +1216,18 @@ def test_gelu_refuses_an_unknown_approximation(candidate, approximate):
         f"GELU(approximate={approximate!r}) was built without complaint; only 'none' and 'tanh' "
         "exist. Raise ValueError in __init__ for anything else, rather than silently computing "
         "one of the two")
+
+
+@pytest.mark.task(GELU, category="values")
+def test_gelu_default_is_the_exact_form(candidate, device):
+    """GELU() without approximate is the exact x·Φ(x), as nn.GELU()."""
+    x = torch.linspace(-4, 4, 81, dtype=torch.float64, device=device)
+    with torch.no_grad():
+        assert_matches(candidate.GELU()(x), exact_gelu, x,
+                       what="GELU(), built without approximate (the default is 'none'), on x of "
+                            "shape (81,) from -4 to 4",
+                       mistakes=(Mistake("GELU() used the tanh approximation; the default "
+                                         "approximate='none' is the exact erf form", tanh_gelu),))
 
 
 @pytest.mark.task(GELU, category="values")

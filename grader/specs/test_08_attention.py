@@ -824,6 +824,33 @@ def test_mha_gradients_match(candidate, reference, device, case):
     assert_module_grads_match(mine, ref, case.x(device), what=case.describe(), seed=case.seed)
 
 
+@pytest.mark.task(MHA, category="values")
+@pytest.mark.parametrize("T", [1, 5])
+def test_mha_takes_a_sequence_as_long_as_its_context(candidate, reference, device, T):
+    """T = context_length is allowed (the stub: T <= context_length): the output matches."""
+    case = MHACase(B=2, T=T, d_in=6, num_heads=3, head_dim=2, qkv_bias=True, dropout=0.5,
+                   seed=13)
+    kwargs = {**case.kwargs, "context_length": T}
+    args = ", ".join(f"{key}={value}" for key, value in kwargs.items())
+    what = f"MultiHeadAttention({args}) on x of shape ({case.B}, {T}, {case.d_in}), eval mode"
+    ref = reference.MultiHeadAttention(**kwargs)
+    with torch.no_grad():
+        for i, (_, param) in enumerate(sorted(ref.named_parameters())):
+            param.copy_(randn(tuple(param.shape), case.seed + i, scale=0.5))
+    mine = candidate.MultiHeadAttention(**kwargs)
+    copy_weights(ref, mine)
+    mine, ref = mine.to(device, torch.float64).eval(), ref.to(device, torch.float64).eval()
+    x = case.x(device)
+    try:
+        out = seeded(mine, x, 0)
+    except (ValueError, IndexError, RuntimeError) as error:
+        raise AssertionError(
+            f"{what} raised {type(error).__name__} ({' '.join(str(error).split())[:200]}); T may "
+            f"equal context_length: refuse only T > context_length (T = {T} fits a "
+            f"context_length of {T})") from None
+    assert_matches(out, ref, x, what=what)
+
+
 @pytest.mark.task(MHA, category="properties")
 @given(case=mha_cases(min_len=2), cut=st.integers(0, 4))
 @example(case=TYPICAL_MHA, cut=1)

@@ -22,7 +22,7 @@ class Linear(nn.Module):
     def __init__(self, in_features: int, out_features: int, bias: bool = True) -> None:
         """weight (out, in) and optional bias (out,), uniform in ±1/√in_features."""
         super().__init__()
-        bound = in_features ** -0.5
+        bound = in_features ** -0.5 if in_features else 0.0  # torch: no fan-in, bound 0
         self.weight = nn.Parameter((torch.rand(out_features, in_features) * 2 - 1) * bound)
         self.bias = nn.Parameter(torch.zeros(out_features)) if bias else None
 
