@@ -585,6 +585,61 @@ def test_amp_step_clears_gradients_left_from_before(candidate, reference, device
                         "whose .grad held values from an earlier backward")
 
 
+WEIGHT_DECAY = 0.1  # SGD's weight decay moves a parameter whose .grad is zeros, not one with None
+
+
+def check_an_unreached_parameter_stays(step: Callable[[nn.Module, torch.optim.Optimizer], Any],
+                                       problem: Problem, device: torch.device, what: str) -> None:
+    """The model gets a parameter `spare` that its loss never reaches, with a stale .grad from an
+    earlier backward; SGD has weight decay. Cleared to None (zero_grad()'s default), `spare` gets
+    no gradient and SGD skips it; zeroed in place, SGD steps it on zeros and the decay moves it."""
+    model = problem.build(problem.flat(device))
+    model.spare = nn.Parameter(torch.tensor([1.0, -2.0, 0.5], device=device))
+    for param in model.parameters():
+        param.grad = torch.ones_like(param)  # left over from an earlier backward
+    before = model.spare.detach().clone()
+    sgd = torch.optim.SGD(model.parameters(), lr=LR, weight_decay=WEIGHT_DECAY)
+    step(model, sgd)
+    after = model.spare.detach()
+    if torch.equal(after, before):
+        return
+
+    def shown(t: Tensor) -> str:
+        return "[" + ", ".join(f"{v:.6g}" for v in t.tolist()) + "]"
+
+    i = int((after - before).abs().argmax())
+    likely = ""
+    if torch.allclose(after, before * (1 - LR * WEIGHT_DECAY), rtol=1e-6, atol=0.0):
+        likely = ("\n  Likely mistake: the gradients were zeroed in place "
+                  "(zero_grad(set_to_none=False), or p.grad.zero_()) instead of cleared to None, "
+                  "so SGD stepped `spare` on a zero gradient and its weight decay shrank it. "
+                  "optimizer.zero_grad() (set_to_none=True, the default) leaves .grad None, and "
+                  "optimizers skip a parameter whose .grad is None.")
+    raise AssertionError(
+        f"{what}, plus a parameter `spare` of shape (3,) that the loss does not use and whose "
+        f".grad held a stale value, with SGD(lr={LR}, weight_decay={WEIGHT_DECAY}): `spare` "
+        f"moved from {shown(before)} to {shown(after)} (worst element [{i}]: "
+        f"{float(before[i]):.6g} -> "
+        f"{float(after[i]):.6g}). No gradient reaches it this step, so the step must leave it "
+        f"where it was.{likely}")
+
+
+@pytest.mark.task(STEP, category="properties")
+@pytest.mark.parametrize("recipe", RECIPES, ids=lambda r: r.name)
+def test_amp_step_leaves_a_parameter_the_loss_does_not_reach(candidate, device, recipe):
+    """A parameter with a stale .grad that this loss does not reach is not stepped."""
+    problem = TYPICAL
+    x, y = problem.data(device)
+    what = f"amp_train_step with {recipe.describe(device)} on {problem.describe()}"
+
+    def step(model: nn.Module, sgd: torch.optim.Optimizer) -> Any:
+        scaler = recipe.scaler(device)
+        return learner_call(what, lambda: candidate.amp_train_step(model, (x, y), sgd, scaler,
+                                                                   F.cross_entropy))
+
+    check_an_unreached_parameter_stays(step, problem, device, what)
+
+
 @pytest.mark.task(STEP, category="properties")
 def test_an_overflowing_fp16_step_is_skipped_and_the_scale_backs_off(candidate, device):
     """With a loss scale of 2**40 the fp16 gradients overflow: the parameters stay as they were
@@ -833,6 +888,20 @@ def test_accumulation_clears_gradients_left_from_before(candidate, device):
     assert_matches(stepped_gradient(sgd, case, flat), true, flat, x, y, mistakes=(forgot,),
                    what=f"the gradient at optimizer.step() of accumulation_step with "
                         f"{case.describe()} on a model whose .grad held stale values")
+
+
+@pytest.mark.task(ACCUMULATE, category="properties")
+def test_accumulation_leaves_a_parameter_the_loss_does_not_reach(candidate, device):
+    """A parameter with a stale .grad that no micro-batch's loss reaches is not stepped."""
+    case = TYPICAL_ACCUMULATION
+    x, y = case.problem.data(device)
+    what = f"accumulation_step with {case.describe()}"
+
+    def step(model: nn.Module, sgd: torch.optim.Optimizer) -> Any:
+        return learner_call(what, lambda: candidate.accumulation_step(model, case.split(x, y), sgd,
+                                                                      F.cross_entropy))
+
+    check_an_unreached_parameter_stays(step, case.problem, device, what)
 
 
 @pytest.mark.task(ACCUMULATE, category="properties")
