@@ -25,12 +25,13 @@ that still runs and still trains, only worse. You write four functions.
                         flush small gradients to zero:
                         scaler.scale(loss).backward(); scaler.step(optimizer); scaler.update()
 
-   Zero the gradients first. Forward and loss inside autocast; backward, step and update
-   outside it (backward already runs each op in the dtype its forward used). scaler.step
-   unscales the gradients and skips the step when they hold inf or NaN; scaler.update then
-   shrinks the scale (or grows it after a run of good steps). Return loss.item(). The usual
-   pairing is torch.amp.GradScaler("cuda") on a GPU and None on the CPU; GradScaler("cpu")
-   also works and gives fp16 on the CPU.
+   Zero the gradients first, as optimizer.zero_grad() does: each .grad set to None, so a
+   parameter the loss does not reach sits out the step (weight decay included). Forward and
+   loss inside autocast; backward, step and update outside it (backward already runs each op in
+   the dtype its forward used). scaler.step unscales the gradients and skips the step when they
+   hold inf or NaN; scaler.update then shrinks the scale (or grows it after a run of good
+   steps). Return loss.item(). The usual pairing is torch.amp.GradScaler("cuda") on a GPU and
+   None on the CPU; GradScaler("cpu") also works and gives fp16 on the CPU.
 
 3. accumulation_step(model, micro_batches, optimizer, loss_fn) -> float
 
@@ -39,7 +40,7 @@ that still runs and still trains, only worse. You write four functions.
 
        grad(loss of the big batch) = sum over i of grad(loss_i / k)
 
-   Zero the gradients once; for each micro-batch run forward, divide its loss by k and call
+   Zero the gradients once (to None, as in 2.); for each micro-batch run forward, divide its loss by k and call
    backward (which frees that micro-batch's graph before the next forward: only one lives at a
    time, that is the memory saving); then one optimizer.step(). Return the big batch's loss,
    the mean of the k micro-batch losses. ValueError for an empty list.

@@ -2,7 +2,7 @@
 
 Correct, but written differently from the reference: autocast_forward uses torch.amp.autocast
 with its weight-cast cache off; amp_train_step builds one autocast context up front, clears the
-gradients to zeros instead of None, and unscales explicitly before scaler.step (as code that
+gradients by hand, and unscales explicitly before scaler.step (as code that
 clips gradients must); accumulation_step weights each micro-batch's loss by its share of the
 examples (n_i / N, which is 1 / k for equal micro-batches) and sums the losses as tensors;
 compiled asks torch.compiler and names the backend by keyword.
@@ -49,7 +49,9 @@ def amp_train_step(
     use_scaler = scaler is not None
     context = torch.amp.autocast(inputs.device.type,
                                  dtype=torch.float16 if use_scaler else torch.bfloat16)
-    optimizer.zero_grad(set_to_none=False)
+    for group in optimizer.param_groups:  # what zero_grad() does, by hand
+        for param in group["params"]:
+            param.grad = None
     with context:
         logits = model(inputs)
         loss = loss_fn(logits, targets)

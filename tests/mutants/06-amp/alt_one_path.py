@@ -3,7 +3,7 @@
 Correct, but written differently from the reference: autocast_forward decorates the model's call
 with torch.autocast; amp_train_step runs the bf16 and fp16 recipes through one code path, with a
 disabled GradScaler standing in when none is given; accumulation_step collects each micro-batch's
-loss value in a list and zeros the gradients by hand; compiled compiles the module in place with
+loss value in a list and clears the gradients by hand; compiled compiles the module in place with
 nn.Module.compile and returns it.
 """
 
@@ -74,8 +74,7 @@ def accumulation_step(
         raise ValueError("accumulation_step: empty micro_batches")
     for group in optimizer.param_groups:
         for param in group["params"]:
-            if param.grad is not None:
-                param.grad.zero_()
+            param.grad = None
     losses = []
     for inputs, targets in batches:
         loss = loss_fn(model(inputs), targets)
