@@ -20,7 +20,7 @@ import math
 import torch
 from torch import nn
 
-KATA_CHEAT = {"expect": {"status": "fail", "message": "at sequence length 32 your code runs 1155 tensor operations,"},
+KATA_CHEAT = {"expect": {"status": "fail", "message": "32 your code runs 1155 tensor operations, the reference"},
               "max_points": 13.33,
               "class": 5, "rung": "08-attention", "worked": True,
               "observed": "PASS 20/20, exit 0 with a 64-round Python loop over queries"}
