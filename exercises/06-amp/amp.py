@@ -40,10 +40,10 @@ that still runs and still trains, only worse. You write four functions.
 
        grad(loss of the big batch) = sum over i of grad(loss_i / k)
 
-   Zero the gradients once (to None, as in 2.); for each micro-batch run forward, divide its loss by k and call
-   backward (which frees that micro-batch's graph before the next forward: only one lives at a
-   time, that is the memory saving); then one optimizer.step(). Return the big batch's loss,
-   the mean of the k micro-batch losses. ValueError for an empty list.
+   Zero the gradients once (to None, as in 2.); for each micro-batch run forward, divide its
+   loss by k and call backward (which frees that micro-batch's graph before the next forward:
+   only one lives at a time, that is the memory saving); then one optimizer.step(). Return the
+   big batch's loss, the mean of the k micro-batch losses. ValueError for an empty list.
 
 4. compiled(model, backend="inductor") -> nn.Module
 

@@ -620,6 +620,13 @@ def collate_with(fill_side: str = "right", input_fill: str = "pad_id",
     def compute(batch: Sequence[tuple[Tensor, Tensor]], pad_id: int,
                 ignore_index: int = -100) -> tuple[Tensor, Tensor]:
         fills = {"pad_id": pad_id, "ignore_index": ignore_index, "-100": -100, "0": 0}
+        # a wrong fill that is the right one here (pad_id 0), or another mistake's (ignore_index
+        # 0 against 0), is nothing this case can name
+        for fill, right, others in ((input_fill, "pad_id", ("ignore_index", "0")),
+                                    (target_fill, "ignore_index", ("pad_id", "-100"))):
+            if fill != right and (fills[fill] == fills[right]
+                                  or any(fills[fill] == fills[o] for o in others if o != fill)):
+                raise ValueError(f"a fill of {fill} cannot be told apart here")
         B, T_max = len(batch), max(len(x) for x, _ in batch)
         inputs = torch.full((B, T_max), fills[input_fill], dtype=torch.long)
         targets = torch.full((B, T_max), fills[target_fill], dtype=torch.long)
@@ -735,14 +742,15 @@ def test_ignore_index_defaults_to_minus_100(candidate, reference):
     """Called as collate_fn=functools.partial(pad_collate, pad_id=...), without ignore_index,
     the targets are padded with -100, cross_entropy's default ignore_index."""
     pairs = make_pairs((3, 1, 5), seed=4)
-    call = (f"{COLLATE}({len(pairs)} pairs of lengths [3, 1, 5], pad_id=0) (ignore_index left "
-            "out)")
-    out = candidate.pad_collate(pairs, 0)
+    pad_id = 3  # not 0 nor -100: padding that holds it is padding with pad_id
+    call = (f"{COLLATE}({len(pairs)} pairs of lengths [3, 1, 5], pad_id={pad_id}) (ignore_index "
+            "left out)")
+    out = candidate.pad_collate(pairs, pad_id)
     require(isinstance(out, (tuple, list)) and len(out) == 2, (
         f"{call} returned {kind(out)}; return the pair (inputs, targets)"))
     targets = out[1]
     require(isinstance(targets, Tensor), f"{call} returned targets as {kind(targets)}")
-    expected = reference.pad_collate(pairs, 0)[1]
+    expected = reference.pad_collate(pairs, pad_id)[1]
     if targets.shape == expected.shape and torch.equal(targets, expected):
         return
     message = f"{call}: targets are {targets.tolist()}, expected {expected.tolist()}"
@@ -750,9 +758,10 @@ def test_ignore_index_defaults_to_minus_100(candidate, reference):
     held = targets[padding].unique() if targets.shape == expected.shape else None
     if held is not None and held.numel() == 1 and torch.equal(targets[~padding],
                                                               expected[~padding]):
-        message += (f"\n  Likely mistake: the padding holds {held.item()}, so ignore_index "
-                    "defaults to that. It defaults to -100, the value cross_entropy skips unless "
-                    "told otherwise")
+        likely = (TARGET_MISTAKES[0].description if held.item() == pad_id
+                  else f"the padding holds {held.item()}, so ignore_index defaults to that. It "
+                  "defaults to -100, the value cross_entropy skips unless told otherwise")
+        message += f"\n  Likely mistake: {likely}."
     raise AssertionError(message)
 
 

@@ -8,8 +8,10 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
-KATA_EXPECT = {"status": "fail", "task": "pad_collate",
-               "category": "values", "message": "use the ignore_index argument"}
+KATA_EXPECT = {"status": "fail", "task": "pad_collate", "category": "values",
+               "message": ["use the ignore_index argument",
+                           "targets were padded with -100 although"],
+               "not_message": ["targets were padded with pad_id"]}
 
 
 class TokenWindowDataset(Dataset):

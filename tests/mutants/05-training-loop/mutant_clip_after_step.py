@@ -13,7 +13,10 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-KATA_EXPECT = {"status": "fail", "task": "train_step", "category": "training", "message": "before optimizer.step()"}
+KATA_EXPECT = {"status": "fail", "task": "train_step", "category": "training",
+               "message": "before optimizer.step()",
+               "not_message": ["gradients left in .grad by the previous backward",
+                               "optimizer.step() saw no gradients"]}
 
 Batch = tuple[Tensor, Tensor]
 LossFn = Callable[[Tensor, Tensor], Tensor]

@@ -13,7 +13,12 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-KATA_EXPECT = {"status": "fail", "task": "train_step", "category": "values", "message": "zero_grad"}
+KATA_EXPECT = {"status": "fail", "task": "train_step", "category": "values",
+               "message": ["zero_grad",
+                           "gradients left in .grad by the previous backward"],
+               "not_message": ["optimizer.step() saw no gradients",
+                               "not clipped when optimizer.step() used them",
+                               "max_grad_norm=0.0 clipped nothing"]}
 
 Batch = tuple[Tensor, Tensor]
 LossFn = Callable[[Tensor, Tensor], Tensor]

@@ -11,7 +11,11 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-KATA_EXPECT = {"status": "fail", "task": "accumulation_step", "category": "properties", "message": "once, before the first micro-batch"}
+KATA_EXPECT = {"status": "fail", "task": "accumulation_step", "category": "properties",
+               "message": ["once, before the first micro-batch",
+                           "gradients left in .grad from an earlier backward were added in"],
+               "not_message": ["reached the step, divided by k",
+                               "reached the step: zero the gradients"]}
 
 LossFn = Callable[[Tensor, Tensor], Tensor]
 

@@ -12,7 +12,11 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-KATA_EXPECT = {"status": "fail", "task": "accumulation_step", "category": "values", "message": "zero the gradients once before the loop"}
+KATA_EXPECT = {"status": "fail", "task": "accumulation_step", "category": "values",
+               "message": ["zero the gradients once before the loop",
+                           "reached the step, divided by k"],
+               "not_message": ["reached the step: zero the gradients",
+                               "gradients left in .grad from an earlier backward were added in"]}
 
 LossFn = Callable[[Tensor, Tensor], Tensor]
 
