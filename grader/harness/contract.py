@@ -40,6 +40,7 @@ from typing import Any
 import torch
 
 from grader.harness.candidate import harness_internal
+from grader.harness.compare import distinct_digits
 
 ASPECTS = ("values", "grad", "requires_grad", "training", "config", "hyper")
 MAX_DEPTH = 4  # containers inside containers
@@ -215,8 +216,9 @@ def _first_difference(now: torch.Tensor, before: torch.Tensor) -> str:
         return ""
     index = tuple(int(i) for i in where[0])
     shown = ", ".join(map(str, index))
+    was, became = distinct_digits(before[index].item(), now[index].item(), now.dtype)
     return (f" ({int(differs.sum())} of {now.numel()} elements; first at [{shown}]: "
-            f"{before[index].item():.6g} -> {now[index].item():.6g})")
+            f"{was} -> {became})")
 
 
 def _tensor_problems(entry: _Tensor, may: Mapping[str, tuple[str, ...]]

@@ -28,6 +28,7 @@ from grader.harness import (
     assert_float64_close,
     assert_matches,
     assert_module_grads_match,
+    distinct_digits,
 )
 from grader.strategies import randn, seeds
 
@@ -643,8 +644,9 @@ def worst_gap(got: Tensor, expected: Tensor) -> str:
     """The worst element of two tensors of one shape, for messages."""
     gap = (got.detach().double() - expected.detach().double()).abs()
     index = tuple(int(i) for i in torch.unravel_index(gap.argmax(), gap.shape))
-    return (f"worst at {list(index)}: got {got[index].item():.8g}, expected "
-            f"{expected[index].item():.8g}")
+    shown_got, shown_expected = distinct_digits(got[index].item(), expected[index].item(),
+                                                torch.float64)
+    return f"worst at {list(index)}: got {shown_got}, expected {shown_expected}"
 
 
 @pytest.mark.task(AFFINE, category="values")

@@ -3,7 +3,7 @@
 Correct, but written differently from the reference: grad_of makes its leaf with clone and lets
 autograd.grad materialize a missing gradient as zeros; linear_backward computes in float64 and
 casts back; Sigmoid uses the two-branch form with exp(-|x|), which never overflows; the gradients
-are cleared in place (zero_grad(set_to_none=False)), as some optimizers do; leaves_without_grad
+are dropped by hand, one parameter at a time (p.grad = None); leaves_without_grad
 asks autograd about one parameter at a time.
 """
 
@@ -65,7 +65,8 @@ def accumulated_grad(
     model: nn.Module, batches: Sequence[tuple[Tensor, Tensor]]
 ) -> dict[str, Tensor]:
     """Sum of the per-batch gradients of F.mse_loss(model(inputs), targets), one backward each."""
-    model.zero_grad(set_to_none=False)
+    for param in model.parameters():  # what model.zero_grad() does
+        param.grad = None
     for batch in batches:
         prediction = model(batch[0])
         F.mse_loss(prediction, batch[1]).backward()

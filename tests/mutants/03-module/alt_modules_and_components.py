@@ -43,12 +43,17 @@ class Affine(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         """Return (x - running_mean) * scale; in training mode then update running_mean."""
-        out = x * self.scale - self.running_mean * self.scale
+        # in the dtype (x - running_mean) * scale promotes to: a float64 x keeps float64's digits
+        dtype = torch.promote_types(x.dtype, self.scale.dtype)
+        scale, mean = self.scale.to(dtype), self.running_mean.to(dtype)
+        out = x * scale - mean * scale
         if self.training:
             rows = torch.atleast_2d(x.detach()).flatten(0, -2)  # (N, F)
             # a new tensor, not an in-place update: backward still needs the old running_mean
             # (saved by running_mean * scale); assigning to a buffer's name keeps it a buffer
-            self.running_mean = torch.lerp(self.running_mean, rows.mean(0), self.momentum)
+            self.running_mean = torch.lerp(self.running_mean,
+                                           rows.mean(0).to(self.running_mean.dtype),
+                                           self.momentum)
         return out
 
 
