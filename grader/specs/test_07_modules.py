@@ -538,6 +538,8 @@ def embedding_cases(draw: st.DrawFn) -> EmbeddingCase:
 
 
 TYPICAL_EMBEDDING = EmbeddingCase(batch=(2, 5), num_embeddings=4, embedding_dim=3, seed=5)
+# a size-1 batch dim and embedding_dim = 1: an output that is squeezed loses both
+SIZE_ONE_EMBEDDING = EmbeddingCase(batch=(1, 4), num_embeddings=4, embedding_dim=1, seed=2)
 EMBEDDING_LAYOUT = ("torch stores weight as (num_embeddings, embedding_dim): row i is the vector "
                     "of id i.")
 
@@ -554,6 +556,7 @@ def embedding_pair(candidate: Any, case: EmbeddingCase, device: torch.device,
 @pytest.mark.task(EMBEDDING, category="shape")
 @given(case=embedding_cases(), dtype=float_dtypes())
 @example(case=TYPICAL_EMBEDDING, dtype=torch.float32)
+@example(case=SIZE_ONE_EMBEDDING, dtype=torch.float32)
 @example(case=EmbeddingCase(batch=(), num_embeddings=5, embedding_dim=3, seed=1),
          dtype=torch.float32)
 def test_embedding_adds_a_feature_dim(candidate, device, case, dtype):
@@ -635,6 +638,7 @@ def test_two_new_embeddings_start_different(candidate):
 @pytest.mark.task(EMBEDDING, category="values")
 @given(case=embedding_cases())
 @example(case=TYPICAL_EMBEDDING)
+@example(case=SIZE_ONE_EMBEDDING)
 def test_embedding_looks_up_rows(candidate, device, case):
     """With nn.Embedding's table, each id is replaced by its row of weight."""
     mine, oracle = embedding_pair(candidate, case, device)
@@ -645,6 +649,7 @@ def test_embedding_looks_up_rows(candidate, device, case):
 @pytest.mark.task(EMBEDDING, category="grad")
 @given(case=embedding_cases())
 @example(case=TYPICAL_EMBEDDING)
+@example(case=SIZE_ONE_EMBEDDING)
 def test_embedding_gradient_adds_up_repeated_ids(candidate, device, case):
     """The gradient of weight equals nn.Embedding's: zero for unused rows, summed for repeats."""
     mine, oracle = embedding_pair(candidate, case, device)
