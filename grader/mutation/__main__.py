@@ -17,11 +17,16 @@ A dev tool (cosmic-ray comes with the dev extra), not a learner's command.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import sys
 from pathlib import Path
 
-from grader.catalog import load_catalog, resolve
-from grader.mutation.grade import (
+if importlib.util.find_spec("cosmic_ray") is None:  # before anything imports it
+    sys.exit("grader.mutation needs cosmic-ray, from the dev extra: run `make mutation` "
+             "(it installs it) or `scripts/bootstrap dev`")
+
+from grader.catalog import load_catalog, resolve  # noqa: E402
+from grader.mutation.grade import (  # noqa: E402
     PASS_SCORE,
     WORK_DIR,
     Outcome,
