@@ -1,0 +1,55 @@
+"""The data files the project ships, and the one way to reach them: GPT-2's byte-pair ranks, from
+which the GPT-2 encoding is built offline, and "The Verdict", a public-domain short story to
+tokenize and pretrain on (README.md beside this file gives each file's origin and licence).
+
+Nothing here reaches the network: `tiktoken.get_encoding("gpt2")` would download its vocabulary
+at first use, and graders run offline.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+from pathlib import Path
+
+DATA_DIR = Path(__file__).resolve().parent
+GPT2_RANKS_PATH = DATA_DIR / "gpt2.tiktoken"
+THE_VERDICT_PATH = DATA_DIR / "the-verdict.txt"
+END_OF_TEXT = "<|endoftext|>"
+END_OF_TEXT_ID = 50256
+
+
+def gpt2_pattern() -> str:
+    """GPT-2's pre-tokenisation regex (for the `regex` module), as tiktoken itself has it."""
+    from tiktoken_ext.openai_public import r50k_pat_str
+
+    return r50k_pat_str
+
+
+@functools.cache
+def gpt2_mergeable_ranks() -> dict[bytes, int]:
+    """GPT-2's 50,256 byte sequences and their merge ranks (ranks 0-255 are the single bytes).
+
+    Read here rather than by tiktoken's loader, which keeps a copy in its download cache."""
+    ranks = {}
+    for line in GPT2_RANKS_PATH.read_bytes().splitlines():
+        if line:
+            token, rank = line.split()
+            ranks[base64.b64decode(token)] = int(rank)
+    return ranks
+
+
+@functools.cache
+def gpt2_encoding():  # -> tiktoken.Encoding (tiktoken stays a lazy import)
+    """The GPT-2 encoding, built from the shipped ranks: the same ids as
+    `tiktoken.get_encoding("gpt2")`, without its download."""
+    import tiktoken
+
+    return tiktoken.Encoding(name="gpt2", pat_str=gpt2_pattern(),
+                             mergeable_ranks=gpt2_mergeable_ranks(),
+                             special_tokens={END_OF_TEXT: END_OF_TEXT_ID})
+
+
+def the_verdict() -> str:
+    """Edith Wharton's "The Verdict" (1908), 20,479 characters."""
+    return THE_VERDICT_PATH.read_text(encoding="utf-8")

@@ -1,0 +1,68 @@
+"""The data files the project ships are the documented ones, and the GPT-2 encoding built from
+them offline is GPT-2's."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from grader import data
+
+SAMPLE = "Hello, do you like tea? <|endoftext|> In the sunlit terraces"
+SAMPLE_IDS = [15496, 11, 466, 345, 588, 8887, 30, 220, 50256, 554, 262, 4252, 18250, 8812, 2114]
+
+
+@pytest.mark.parametrize(("path", "sha256"), [
+    (data.GPT2_RANKS_PATH, "306cd27f03c1a714eca7108e03d66b7dc042abe8c258b44c199a7ed9838dd930"),
+    (data.THE_VERDICT_PATH, "b41e41a68f0398a3154ae69e2e4c0e2694e17fe0d66730536837f1b01935b31f"),
+])
+def test_each_file_is_the_one_its_readme_documents(path: Path, sha256: str):
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == sha256
+    assert sha256 in (data.DATA_DIR / "README.md").read_text(encoding="utf-8")
+
+
+def test_the_ranks_ship_with_their_licence():
+    licence = (data.DATA_DIR / "gpt2.tiktoken.LICENSE").read_text(encoding="utf-8")
+    assert "OpenAI" in licence and "MIT" in licence
+
+
+def test_the_offline_encoding_gives_gpt2s_ids():
+    encoding = data.gpt2_encoding()
+    assert encoding.n_vocab == 50257
+    assert encoding.encode(SAMPLE, allowed_special={data.END_OF_TEXT}) == SAMPLE_IDS
+    assert encoding.decode(SAMPLE_IDS) == SAMPLE
+    ranks = data.gpt2_mergeable_ranks()
+    assert len(ranks) == 50256 and sorted(ranks.values()) == list(range(50256))
+    assert sorted(rank for token, rank in ranks.items() if len(token) == 1) == list(range(256))
+
+
+def test_the_verdict_is_the_books_corpus():
+    text = data.the_verdict()
+    assert len(text) == 20479
+    assert len(data.gpt2_encoding().encode(text)) == 5145
+
+
+GPT2_FILES = ("https://openaipublic.blob.core.windows.net/gpt-2/encodings/main/vocab.bpe",
+              "https://openaipublic.blob.core.windows.net/gpt-2/encodings/main/encoder.json")
+
+
+def _tiktoken_has_gpt2() -> bool:
+    """Whether tiktoken's download cache already holds both of gpt2's files (its own rule: the
+    cache key is the sha1 of the file's address)."""
+    cache = os.environ.get("TIKTOKEN_CACHE_DIR") or os.environ.get("DATA_GYM_CACHE_DIR")
+    folder = Path(cache) if cache else Path(tempfile.gettempdir()) / "data-gym-cache"
+    return all((folder / hashlib.sha1(url.encode()).hexdigest()).is_file() for url in GPT2_FILES)
+
+
+@pytest.mark.skipif(not _tiktoken_has_gpt2(), reason="tiktoken has no cached gpt2 vocabulary "
+                    "here, and tests never download one")
+def test_the_offline_encoding_equals_tiktokens_own_where_it_is_cached():
+    import tiktoken
+
+    own = tiktoken.get_encoding("gpt2")
+    text = data.the_verdict()
+    assert data.gpt2_encoding().encode(text) == own.encode(text)
