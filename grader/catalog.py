@@ -41,6 +41,8 @@ class Rung:
     # per learner callable, per parameter: what a call may change (the contract guard)
     changes: Mapping[str, Mapping[str, tuple[str, ...]]] = field(
         default_factory=lambda: MappingProxyType({}), hash=False)
+    # names later rungs may import from this one (`from grader.blocks import ...`)
+    blocks: tuple[str, ...] = ()
 
     @property
     def policy(self) -> SourcePolicy:
@@ -88,6 +90,11 @@ class UnknownRung(LookupError):
 @cache
 def load_catalog(path: Path = CATALOG_PATH) -> tuple[Rung, ...]:
     data = tomllib.loads(path.read_text(encoding="utf-8"))
+    earlier_blocks: list[str] = []  # the blocks of the rungs before each entry
+    policies = []
+    for entry in data["rung"]:
+        policies.append(_source_policy(entry["id"], entry.get("source", {}), earlier_blocks))
+        earlier_blocks = [*earlier_blocks, *entry.get("blocks", ())]
     return tuple(
         Rung(
             id=entry["id"],
@@ -101,22 +108,27 @@ def load_catalog(path: Path = CATALOG_PATH) -> tuple[Rung, ...]:
                                     for task, texts in entry.get("hints", {}).items()}),
             extra=entry.get("extra"),
             requires=tuple(entry.get("requires", ())),
-            source=_source_policy(entry["id"], entry.get("source", {})),
+            source=policy,
             changes=MappingProxyType({name: MappingProxyType({param: tuple(aspects)
                                                               for param, aspects in table.items()})
                                       for name, table in entry.get("changes", {}).items()}),
+            blocks=tuple(entry.get("blocks", ())),
         )
-        for entry in data["rung"]
+        for entry, policy in zip(data["rung"], policies, strict=True)
     )
 
 
-def _source_policy(rung_id: str, table: dict[str, Any]) -> SourcePolicy:
-    """A rung's source rules: the base ones, loosened as its `[rung.source]` table says."""
+def _source_policy(rung_id: str, table: dict[str, Any],
+                   blocks: list[str] | tuple[str, ...] = ()) -> SourcePolicy:
+    """A rung's source rules: the base ones, loosened as its `[rung.source]` table says, and the
+    building blocks of the rungs before it (`from grader.blocks import LayerNorm`), each by name:
+    nothing else of the grader."""
     return SourcePolicy(
         rung=rung_id,
         imports=BASE_IMPORTS + tuple(table.get("imports", ())),
-        deny=BASE_DENY,
-        allow=BASE_ALLOW + tuple(table.get("allow", ())),
+        deny=BASE_DENY + ("grader",),
+        allow=BASE_ALLOW + tuple(table.get("allow", ()))
+        + tuple(f"grader.blocks.{name}" for name in blocks),
         module_attributes=tuple((module, tuple(names)) for module, names
                                 in table.get("module_attributes", {}).items()),
         dunders=tuple(table.get("dunders", ())),

@@ -100,6 +100,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="check only this task of the rung")
     group.addoption("--kata-device", dest="kata_device", default="cpu",
                     choices=("cpu", "cuda", "auto"), help="device for spec inputs (default cpu)")
+    group.addoption("--kata-blocks", dest="kata_blocks", default=None,
+                    help="the list of earlier rungs' modules grader.blocks serves (the runner's)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -220,8 +222,10 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     if path is None:
         path = resolve(session.config.getoption("kata_rung")).reference_path
     try:
+        block_modules = _serve_reference_blocks(session.config)
         state.reference = load_module_from_path(Path(path), "kata_reference")
     except Exception as exc:  # the grader's own file: a bug to report, not the learner's fault
+        block_modules = []
         state.write("collect_error", message=f"the reference would not load: {exc!r}")
     checks = []
     for item in session.items:
@@ -230,10 +234,59 @@ def pytest_collection_finish(session: pytest.Session) -> None:
                        "category": category, "hidden": bool(item.get_closest_marker("hidden"))})
     state.write("manifest", checks=checks)
     _refuse_remote_code()
-    specs = tuple(dict.fromkeys(module.__name__ for module in (
-        getattr(item, "module", None) for item in session.items) if module is not None))
+    specs = tuple(dict.fromkeys([*(module.__name__ for module in (
+        getattr(item, "module", None) for item in session.items) if module is not None),
+        *block_modules]))
     sandbox.take_snapshot(extra_modules=specs)
     state.write("learner")
+
+
+def _block_listing(config: pytest.Config) -> list[dict[str, Any]]:
+    """The runner's list of earlier rungs' modules: [{"rung", "reference", "yours"}]."""
+    path = config.getoption("kata_blocks")
+    if not path:
+        return []
+    listing = json.loads(Path(path).read_text(encoding="utf-8"))
+    return [entry for entry in listing if isinstance(entry, dict)]
+
+
+def _serve_reference_blocks(config: pytest.Config) -> list[str]:
+    """Trusted phase: every earlier rung's blocks from its reference, in order (each reference
+    may import the ones before it), so the reference under test and the specs' oracles build on
+    references alone. Returns the modules' names."""
+    from grader import blocks
+    from grader.harness.candidate import load_module_from_path
+
+    names = []
+    for entry in _block_listing(config):
+        name = f"kata_block_{entry['rung'].replace('-', '_')}"
+        blocks.provide(entry["rung"], load_module_from_path(Path(entry["reference"]), name),
+                       "reference")
+        names.append(name)
+    blocks.provide_nothing_else()
+    return names
+
+
+def _serve_learner_blocks(config: pytest.Config) -> None:
+    """Learner phase, before the learner's module loads: the blocks of each earlier rung that
+    passes in this checkout from the learner's own module, under that rung's source rules."""
+    from grader import blocks
+    from grader.catalog import resolve
+    from grader.harness.sandbox import load_learner_module
+
+    for entry in _block_listing(config):
+        if not entry.get("yours"):
+            continue
+        rung = resolve(entry["rung"])
+        path = Path(entry["yours"])
+        try:
+            module = load_learner_module(
+                path, f"kata_block_{rung.id.replace('-', '_')}_yours", rung.policy)
+        except BaseException as exc:  # noqa: BLE001  it is the learner's module
+            raise ImportError(
+                f"your {rung.id} module, whose blocks this rung builds on, failed while being "
+                f"imported: {_kind(exc)}: {_text(exc)}") from None
+        blocks.provide(rung.id, module, "yours")
 
 
 def _refuse_remote_code() -> None:
@@ -677,6 +730,7 @@ def candidate(pytestconfig: pytest.Config) -> Any:
     contract.declare(rung.changes)  # what each task may change of what its caller hands it
     guarded = os.environ.pop("KATA_NO_RUNTIME_GUARD", None) is None
     try:
+        _serve_learner_blocks(pytestconfig)
         if guarded:
             module = load_learner_module(path, "kata_candidate", policy)
         else:  # the project's own tests of what lies beneath the guard

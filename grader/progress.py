@@ -8,9 +8,12 @@ The file (format_version 2):
      "hints": {"08-attention": {"causal_mask": 2}}}
 
 with VERDICT = {"status", "tasks_passed", "tasks", "points", "max_points", "checked_at",
-"task_status"}. A file of the first format, `{rung_id: status, "hints shown": {rung: n}}`, is
-still read: each status becomes both the best and the last verdict (with no task or point
-counts), and its rung-wide hint counts, which name no task, are left behind.
+"task_status", "source_sha256"} (the checked file's hash: a rung whose last verdict passed on the
+file as it is now gives the learner's own building blocks, grader/block_choice.py).
+
+A file of the first format, `{rung_id: status, "hints shown": {rung: n}}`, is still read: each
+status becomes both the best and the last verdict (with no task or point counts), and its
+rung-wide hint counts, which name no task, are left behind.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ class Verdict:
     max_points: float | None = None
     checked_at: str | None = None  # ISO 8601, UTC
     task_status: Mapping[str, str] = field(default_factory=dict, hash=False)
+    source_sha256: str | None = None  # the checked file's; a passing one serves grader.blocks
 
     def beats(self, other: Verdict) -> bool:
         """Better than `other`: a higher rank (pass first), or as high and at least as many
@@ -112,7 +116,9 @@ def _verdict(raw: Any) -> Verdict | None:
         max_points=_number(raw.get("max_points"), float),
         checked_at=checked_at if isinstance(checked_at, str) else None,
         task_status={str(k): str(v) for k, v in task_status.items()}
-        if isinstance(task_status, dict) else {})
+        if isinstance(task_status, dict) else {},
+        source_sha256=raw["source_sha256"] if isinstance(raw.get("source_sha256"), str)
+        else None)
 
 
 def load_progress(path: Path | None = None) -> Progress:
@@ -146,7 +152,7 @@ def verdict_of(rung: RungResult, checked_at: datetime | None = None) -> Verdict:
         status in ("pass", "skipped") for status in task_status.values())
     return Verdict(status=rung.status, tasks_passed=passed, tasks=len(rung.tasks),
                    points=rung.points, max_points=rung.max_points, checked_at=when,
-                   task_status=task_status)
+                   task_status=task_status, source_sha256=rung.source_sha256 or None)
 
 
 def _is_whole_check_of_exercises(rung: RungResult) -> bool:

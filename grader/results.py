@@ -59,6 +59,9 @@ class RungResult:
     message: str = ""
     duration: float = 0.0
     hidden_pending: int = 0  # hidden spec tests this copy lacks; they run at grading
+    source_sha256: str = ""  # of the file checked
+    # the earlier rungs whose building blocks this module imports: {"rung", "origin", "why"}
+    blocks: list[dict[str, str]] = field(default_factory=list)
 
     def first_problem(self, task: str) -> TestResult | None:
         """The failure a report shows for `task`: the first that names a likely mistake, else

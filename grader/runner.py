@@ -38,6 +38,7 @@ from typing import Any
 
 from grader import isolation
 from grader.bands import KNOWN_BANDS
+from grader.block_choice import BlockSource, block_sources, blocks_imported, sha256_of
 from grader.catalog import HIDDEN_COUNTS_PATH, PACKAGE_DIR, REPO_ROOT, Rung
 from grader.results import Result, RungResult, TestResult, rung_status, split_points
 from grader.rules import MAX_SOURCE_BYTES, check_source, describe_violations
@@ -359,6 +360,32 @@ def _prepare_workdir(work: Path, learner_source: bytes, module: str,
             "home": home}
 
 
+def _prepare_blocks(work: Path, blocks: list[BlockSource]) -> Path | None:
+    """The earlier rungs' modules the worker serves through grader.blocks (read-only), and the
+    list of them the plugin reads: [{"rung", "reference", "yours"}], in catalog order."""
+    if not blocks:
+        return None
+    folder = work / "blocks"
+    folder.mkdir(mode=0o755)
+    listing = []
+    for block in blocks:
+        entry: dict[str, str | None] = {"rung": block.rung.id, "yours": None}
+        for origin, data in (("reference", block.reference), ("yours", block.yours)):
+            if data is None:
+                continue
+            place = folder / block.rung.id / origin
+            place.mkdir(mode=0o755, parents=True)
+            os.chmod(place.parent, 0o755)
+            (place / block.rung.module).write_bytes(data)
+            os.chmod(place / block.rung.module, 0o644)
+            entry[origin] = str(place / block.rung.module)
+        listing.append(entry)
+    manifest = folder / "blocks.json"
+    manifest.write_text(json.dumps(listing), encoding="utf-8")
+    os.chmod(manifest, 0o644)
+    return manifest
+
+
 Worker = subprocess.Popen[bytes] | ForkedWorker
 _warm: Zygote | None = None
 _warm_lock = threading.Lock()
@@ -428,6 +455,7 @@ def run_worker(
     rung: Rung, source: bytes, device: str, timeout: float, select: list[str] | None = None,
     layers: Layers = ALL_LAYERS, spec_path: Path | None = None, task: str | None = None,
     cancel: threading.Event | None = None, exit_first: bool = False,
+    blocks: list[BlockSource] | None = None,
 ) -> WorkerRun:
     """Run the rung's spec (or `spec_path`, a spec-like file of the grader's) against `source`
     (the learner's module) in a fresh, limited process; with `exit_first`, pytest stops at the
@@ -444,6 +472,8 @@ def run_worker(
     with tempfile.TemporaryDirectory(prefix="kata-") as workdir:
         work = Path(workdir)
         places = _prepare_workdir(work, source, rung.module, oracle_source(rung))
+        blocks_file = _prepare_blocks(work, block_sources(rung, "reference")
+                                      if blocks is None else blocks)
         nonce = secrets.token_hex(16)
         nonce_read, nonce_write = os.pipe()
         os.write(nonce_write, nonce.encode())
@@ -462,6 +492,7 @@ def run_worker(
             "--kata-rung", rung.id, "--kata-impl", str(places["learner"]),
             "--kata-reference", str(places["reference"]), "--kata-device", device,
             *(["--kata-task", task] if task else []), *(["-x"] if exit_first else []),
+            *(["--kata-blocks", str(blocks_file)] if blocks_file else []),
         ]
         config = {
             "pytest_args": pytest_args, "home": str(places["home"]),
@@ -699,12 +730,13 @@ def _manifest_problem(manifest: list[dict[str, Any]] | None, rung: Rung) -> str 
 
 def _remeasure(rung: Rung, source: bytes, device: str, timeout: float, test: TestResult,
                fields: dict[str, float], layers: Layers = ALL_LAYERS,
-               cancel: threading.Event | None = None) -> None:
+               cancel: threading.Event | None = None,
+               blocks: list[BlockSource] | None = None) -> None:
     """Settle a gray-zone speed ratio with two fresh processes and the median of three."""
     ratios = [fields["ratio"]]
     for _ in range(REMEASURE_RUNS):
         again = run_worker(rung, source, device, timeout, select=[test.name], layers=layers,
-                           cancel=cancel)
+                           cancel=cancel, blocks=blocks)
         for record in again.of_kind("test"):
             measured = _speed_fields(record)
             if record.get("name") == test.name and measured is not None:
@@ -832,13 +864,19 @@ def check_rung(rung: Rung, impl: str = "exercises", device: str = "cpu",
         result.message = (f"{path.name} is larger than {MAX_SOURCE_BYTES // 1024} KB; a rung's "
                           "module is a page or two of code")
         return result, {}
+    result.source_sha256 = sha256_of(source)
     problem = source_problem(rung, path, source) if layers.source_rules else None
     if problem:
         result.message = problem
         return result, {}
+    blocks = block_sources(rung, impl)
+    origins = {block.rung.id: block for block in blocks}
+    result.blocks = [{"rung": rung_id, "origin": origins[rung_id].origin,
+                      "why": origins[rung_id].why}
+                     for rung_id in blocks_imported(source) if rung_id in origins]
     try:
         run = run_worker(rung, source, device, timeout, layers=layers, task=task,
-                         cancel=cancel, exit_first=exit_first)
+                         cancel=cancel, exit_first=exit_first, blocks=blocks)
     except OSError as exc:  # a full disk, say: this rung cannot run, the others still may
         result.message = f"the grader could not prepare a run: {exc.strerror or exc}"
         return result, {}
@@ -875,7 +913,7 @@ def check_rung(rung: Rung, impl: str = "exercises", device: str = "cpu",
         if test.status == "gray" and record is not None:
             fields = _speed_fields(record)
             if fields is not None:
-                _remeasure(rung, source, device, timeout, test, fields, layers, cancel)
+                _remeasure(rung, source, device, timeout, test, fields, layers, cancel, blocks)
         if require_gpu and test.category == "gpu" and test.status == "skipped":
             test.status, test.message = "fail", f"{GPU_REQUIRED}; {test.message}"
     result.tests = tests

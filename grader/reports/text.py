@@ -258,6 +258,8 @@ def _rung(page: _Page, rung: RungResult, verbose: bool, first_only: bool = False
     elif rung.status == "pass" and rung.max_points and not rung.points:
         page.prose("No check of this rung ran here (every one was skipped), so it earns no "
                    "points.", "  ")
+    if rung.blocks:
+        page.prose(_blocks_line(rung), "  ")
     if rung.hidden_pending:
         specs = "spec" if rung.hidden_pending == 1 else "specs"
         done = "public specs passed; " if rung.status == "pass" else ""
@@ -270,6 +272,16 @@ def _rung(page: _Page, rung: RungResult, verbose: bool, first_only: bool = False
     hint = hint_for(resolve(rung.id), failing[0]) if rung.status == "fail" and failing else None
     if hint:  # the first hint of the first failing task; `kata hint` has the rest
         page.prose(f"Hint for {failing[0]}: " + hint, "  ")
+
+
+def _blocks_line(rung: RungResult) -> str:
+    """Which module served the earlier rungs' blocks: "Built on your 08-attention and the
+    reference's 07-modules (yours does not pass yet)."."""
+    parts = [f"your {block['rung']}" if block["origin"] == "yours" else
+             f"the reference's {block['rung']}" + (f" ({block['why']})" if block["why"] else "")
+             for block in rung.blocks]
+    listed = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+    return f"Built on {listed}."
 
 
 def _stub(rung: RungResult) -> str:
