@@ -1536,3 +1536,25 @@ def test_fit_leaves_the_global_rng_alone(candidate):
         "it draws from the global RNG (no dropout, loaders with their own generators). Don't "
         "reseed it (torch.manual_seed) inside fit: the caller owns it, and a resumed run that "
         "reseeds does not continue the random stream of the run it resumes."))
+
+
+@pytest.mark.task(FIT, category="properties")
+def test_fit_refuses_a_train_loader_without_batches(candidate):
+    """An empty train_loader raises ValueError; restarting it epoch after epoch would loop
+    forever without one step."""
+    model, opt, _, val = FitCase().parts()
+    what = "fit(an MLP, a train_loader of 0 batches (an empty list), a val loader, Adam, 4 steps)"
+    try:
+        candidate.fit(model, [], val, opt, mse, 4)
+    except ValueError:
+        return
+    except (StopIteration, RuntimeError) as exc:  # a generator turns StopIteration into this
+        if not isinstance(exc, StopIteration) and "StopIteration" not in str(exc):
+            raise
+        raise AssertionError(
+            f"{what} raised {type(exc).__name__} ({exc or 'StopIteration'}): next() on a loader "
+            "that has no batch to give. Check that an epoch gave at least one batch, and raise "
+            "ValueError when it gave none") from None
+    raise AssertionError(f"{what} returned; it must raise ValueError: there is nothing to train "
+                         "on, and a loop that restarts the loader would never end")
+

@@ -79,7 +79,9 @@ one-element tensor (F.mse_loss and F.cross_entropy do, with their default reduct
      and over (epoch after epoch, a fresh iter(train_loader) each time it runs out). A resumed
      run starting at step k first draws and throws away the stream's first k batches, so that
      it sees the batches the uninterrupted run would have seen (for a shuffling loader that
-     takes a loader whose order depends only on its seed, like 04's make_loader).
+     takes a loader whose order depends only on its seed, like 04's make_loader). A
+     train_loader that yields no batch at all raises ValueError (starting it again and again
+     would never give one).
    - Mode: put the model in train mode before the first step.
    - Learning rate: when lr_schedule is not None, set lr = lr_schedule(s) in every
      optimizer.param_groups entry before step s (e.g. lr_schedule = lambda s: lr_at(s, ...)).

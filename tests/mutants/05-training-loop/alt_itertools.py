@@ -7,7 +7,7 @@ from __future__ import annotations
 import itertools
 import math
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import torch
@@ -81,6 +81,16 @@ def load_checkpoint(
     return int(checkpoint["step"])
 
 
+def _epoch(loader: Iterable[Batch]) -> Iterator[Batch]:
+    """One pass over the loader; one that gives nothing would make the stream spin forever."""
+    empty = True
+    for batch in loader:
+        empty = False
+        yield batch
+    if empty:
+        raise ValueError("train_loader yields no batches")
+
+
 def fit(
     model: nn.Module,
     train_loader: Iterable[Batch],
@@ -99,7 +109,7 @@ def fit(
     """Train until step total_steps with validation and checkpoints; resumes exactly."""
     resuming = resume and checkpoint_path is not None and os.path.isfile(checkpoint_path)
     first = load_checkpoint(checkpoint_path, model, optimizer) if resuming else 0
-    stream = itertools.chain.from_iterable(itertools.repeat(train_loader))
+    stream = itertools.chain.from_iterable(map(_epoch, itertools.repeat(train_loader)))
     batches = itertools.islice(stream, first, total_steps)
     history: dict[str, list[Any]] = {"train_loss": [], "val_loss": [], "val_step": []}
     model.train(True)
