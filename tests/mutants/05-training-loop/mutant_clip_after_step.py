@@ -14,9 +14,12 @@ import torch
 from torch import Tensor, nn
 
 KATA_EXPECT = {"status": "fail", "task": "train_step", "category": "training",
-               "message": "before optimizer.step()",
+               "message": ["before optimizer.step()",
+                           "not clipped before the step (clipping after"],
                "not_message": ["gradients left in .grad by the previous backward",
-                               "optimizer.step() saw no gradients"]}
+                               "optimizer.step() saw no gradients",
+                               "clipped each parameter's gradient on its own",
+                               "clipped each value to"]}
 
 Batch = tuple[Tensor, Tensor]
 LossFn = Callable[[Tensor, Tensor], Tensor]

@@ -13,7 +13,9 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-KATA_EXPECT = {"status": "fail", "task": "evaluate", "category": "values", "message": "size of the dataset"}
+KATA_EXPECT = {"status": "fail", "task": "evaluate", "category": "values",
+               "message": "size of the dataset",
+               "not_message": ["plain mean of the batch losses", "you summed the batch losses"]}
 
 Batch = tuple[Tensor, Tensor]
 LossFn = Callable[[Tensor, Tensor], Tensor]

@@ -13,7 +13,9 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-KATA_EXPECT = {"status": "fail", "task": "lr_at", "category": "properties", "message": "min_lr"}
+KATA_EXPECT = {"status": "fail", "task": "lr_at", "category": "properties",
+               "message": ["min_lr", "after total_steps the cosine goes up again"],
+               "not_message": "the decay ends at 0"}
 
 Batch = tuple[Tensor, Tensor]
 LossFn = Callable[[Tensor, Tensor], Tensor]

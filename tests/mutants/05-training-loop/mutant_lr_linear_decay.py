@@ -13,7 +13,9 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-KATA_EXPECT = {"status": "fail", "task": "lr_at", "category": "values", "message": "half cosine"}
+KATA_EXPECT = {"status": "fail", "task": "lr_at", "category": "values",
+               "message": ["half cosine", "the decay is linear"],
+               "not_message": ["the decay ends at 0", "the cosine factor is missing its 0.5"]}
 
 Batch = tuple[Tensor, Tensor]
 LossFn = Callable[[Tensor, Tensor], Tensor]

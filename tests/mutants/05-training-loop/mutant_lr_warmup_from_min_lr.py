@@ -13,7 +13,9 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-KATA_EXPECT = {"status": "fail", "task": "lr_at", "category": "values", "message": "the first warmup step"}
+KATA_EXPECT = {"status": "fail", "task": "lr_at", "category": "values",
+               "message": "the first warmup step",
+               "not_message": "warmup is one step late"}
 
 Batch = tuple[Tensor, Tensor]
 LossFn = Callable[[Tensor, Tensor], Tensor]

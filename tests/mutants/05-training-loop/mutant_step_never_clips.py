@@ -16,7 +16,8 @@ from torch import Tensor, nn
 KATA_EXPECT = {"status": "fail", "task": "train_step", "category": "values",
                "message": "the gradients were not clipped when optimizer.step() used them",
                "not_message": ["optimizer.step() saw no gradients",
-                               "gradients left in .grad by the previous backward"]}
+                               "gradients left in .grad by the previous backward",
+                               "not clipped before the step (clipping after"]}
 
 Batch = tuple[Tensor, Tensor]
 LossFn = Callable[[Tensor, Tensor], Tensor]

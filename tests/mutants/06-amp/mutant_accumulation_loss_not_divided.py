@@ -15,7 +15,8 @@ KATA_EXPECT = {"status": "fail", "task": "accumulation_step", "category": "value
                "message": "must be divided by k",
                "not_message": ["reached the step, divided by k",
                                "reached the step: zero the gradients",
-                               "gradients left in .grad from an earlier backward were added in"]}
+                               "gradients left in .grad from an earlier backward were added in",
+                               "divided by the number of examples"]}
 
 LossFn = Callable[[Tensor, Tensor], Tensor]
 

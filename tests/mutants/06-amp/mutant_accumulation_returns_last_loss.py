@@ -14,7 +14,7 @@ from torch import Tensor, nn
 KATA_EXPECT = {"status": "fail", "task": "accumulation_step", "category": "values",
                "message": ["last micro-batch's loss",
                            "you returned the last micro-batch's loss; return the mean"],
-               "not_message": ["loss divided by k; add up"]}
+               "not_message": ["loss divided by k; add up", "return their mean, the big batch"]}
 
 LossFn = Callable[[Tensor, Tensor], Tensor]
 

@@ -13,8 +13,10 @@ import torch
 from torch import Tensor, nn
 
 KATA_EXPECT = {"status": "fail", "task": "amp_train_step", "category": "values",
-               "message": "too large",
-               "not_message": ["gradients left in .grad from an earlier backward were added to this step's"]}
+               "message": ["too large",
+                           "the optimizer stepped on gradients that were still scaled"],
+               "not_message": ["gradients left in .grad from an earlier backward were added to this step's",
+                               "you returned scaler.scale(loss)"]}
 
 LossFn = Callable[[Tensor, Tensor], Tensor]
 

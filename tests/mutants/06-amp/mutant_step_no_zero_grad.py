@@ -13,7 +13,8 @@ from torch import Tensor, nn
 
 KATA_EXPECT = {"status": "fail", "task": "amp_train_step", "category": "properties",
                "message": ["zero_grad() before it",
-                           "gradients left in .grad from an earlier backward were added to this step's"]}
+                           "gradients left in .grad from an earlier backward were added to this step's"],
+               "not_message": "zeroed in place"}
 
 LossFn = Callable[[Tensor, Tensor], Tensor]
 

@@ -13,7 +13,9 @@ import torch
 from torch import Tensor, nn
 
 KATA_EXPECT = {"status": "fail", "task": "amp_train_step", "category": "values",
-               "message": "256× too large, the loss scale: you returned"}
+               "message": ["256× too large, the loss scale: you returned",
+                           "you returned scaler.scale(loss).item()"],
+               "not_message": "the optimizer stepped on gradients"}
 
 LossFn = Callable[[Tensor, Tensor], Tensor]
 

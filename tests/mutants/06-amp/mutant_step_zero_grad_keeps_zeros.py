@@ -11,7 +11,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-KATA_EXPECT = {"status": "fail", "task": "amp_train_step", "category": "properties", "message": "set_to_none"}
+KATA_EXPECT = {"status": "fail", "task": "amp_train_step", "category": "properties",
+               "message": ["set_to_none", "zeroed in place"]}
 
 LossFn = Callable[[Tensor, Tensor], Tensor]
 
