@@ -1147,6 +1147,8 @@ def test_accumulated_grad_drops_the_old_grad_tensors(candidate):
     caller still holding one sees it unchanged (also the one of a parameter no loss reaches)."""
     case = TYPICAL_ACCUMULATION
     model = WithSpareWeight(case.model())
+    batches = case.batches()
+    expected = summed(per_batch_grads(model, batches))
     held: dict[str, Tensor] = {}
     kept: dict[str, Tensor] = {}
     for i, (name, param) in enumerate(model.named_parameters()):
@@ -1156,7 +1158,7 @@ def test_accumulated_grad_drops_the_old_grad_tensors(candidate):
     what = (f"accumulated_grad({case.describe()}, plus a parameter `spare` the forward never "
             "uses; every .grad holding an earlier gradient that the caller keeps a reference to)")
     call_reporting(what, "Clear the old gradients once with model.zero_grad(), then run backward "
-                   "once per batch.", lambda: candidate.accumulated_grad(model, case.batches()))
+                   "once per batch.", lambda: candidate.accumulated_grad(model, batches))
     for name, old in held.items():
         if torch.equal(old, kept[name]):
             continue
@@ -1165,7 +1167,10 @@ def test_accumulated_grad_drops_the_old_grad_tensors(candidate):
         message = (f"{what}: the old .grad tensor of `{name}` (shape {tuple(old.shape)}), which "
                    f"the caller still holds, was changed: at {list(index)} it held "
                    f"{kept[name][index].item():.6g} and now holds {old[index].item():.6g}.")
-        if model.get_parameter(name).grad is old:
+        # Cleared in place: the old tensor lost what it held and now holds this call's sum (an
+        # old tensor never cleared holds the old gradient plus the sum: another mistake).
+        if model.get_parameter(name).grad is old and torch.allclose(old, expected[name],
+                                                                    **FLOAT64_ROUNDING):
             message += ("\n  Likely mistake: the gradients were cleared in place "
                         "(model.zero_grad(set_to_none=False), or p.grad.zero_()), so the old "
                         "tensors stayed in .grad and backward added into them. Clear with "

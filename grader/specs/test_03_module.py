@@ -649,6 +649,20 @@ def worst_gap(got: Tensor, expected: Tensor) -> str:
     return f"worst at {list(index)}: got {shown_got}, expected {shown_expected}"
 
 
+def _moves_right_with_momentum_given(candidate: Any, F: int, device: torch.device) -> bool:
+    """Whether Affine(F, momentum=0.1), the momentum passed, moves as it should: then a wrong
+    move without it is the default's fault, not the update's (reversed, a sum, no update)."""
+    x = randn((6, F), 5, torch.float32, device, scale=1.0, offset=2.0)
+    expected = 0.1 * x.double().mean(dim=0)
+    try:
+        module = candidate.Affine(F, momentum=0.1).to(device).train()
+        module(x)
+        got = affine_tensor(module, "running_mean", F).detach().double()
+    except Exception:
+        return False
+    return got.shape == expected.shape and torch.allclose(got, expected, rtol=1e-5, atol=1e-6)
+
+
 @pytest.mark.task(AFFINE, category="values")
 def test_momentum_defaults_to_a_tenth(candidate, device):
     """Affine(F) built without momentum moves the running mean a tenth of the way toward the
@@ -667,7 +681,8 @@ def test_momentum_defaults_to_a_tenth(candidate, device):
     message = (f"{what}: {values_of(got)}, expected {values_of(expected)}; "
                f"{worst_gap(got, expected)}")
     implied = got.double() / batch_mean  # the momentum the buffer moved by, per feature
-    if torch.allclose(implied, implied[0].expand_as(implied), rtol=1e-4):
+    if torch.allclose(implied, implied[0].expand_as(implied), rtol=1e-4) \
+            and _moves_right_with_momentum_given(candidate, F, device):
         message += (f"\n  Likely mistake: momentum defaults to {implied[0].item():.4g}; the "
                     "signature is Affine(num_features, momentum=0.1)")
     raise AssertionError(message)

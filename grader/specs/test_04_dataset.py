@@ -193,17 +193,22 @@ def test_len_counts_only_full_windows(candidate):
     """len = max(0, (N - context_length - 1) // stride + 1): a partial window is dropped."""
     cases = ((10, 3, 2), (9, 3, 2), (4, 3, 1), (12, 4, 4), (13, 4, 4), (20, 1, 1), (7, 3, 2),
              (6, 2, 5), (30, 5, 1))
+    lengths = {}
     for n, T, stride in cases:
         call = dataset_call(n, T, stride)
         dataset = build_dataset(candidate, make_tokens(n, seed=n), T, stride, call)
-        got, expected = length_of(dataset, call), full_windows(n, T, stride)
+        lengths[n, T, stride] = length_of(dataset, call)
+    for (n, T, stride), got in lengths.items():
+        expected = full_windows(n, T, stride)
         if got == expected:
             continue
-        message = (f"len({call}) is {got}, expected {plural(expected, 'full window')} = "
-                   f"({n} - {T} - 1) // {stride} + 1: a window needs context_length + 1 = "
-                   f"{T + 1} tokens")
+        message = (f"len({dataset_call(n, T, stride)}) is {got}, expected "
+                   f"{plural(expected, 'full window')} = ({n} - {T} - 1) // {stride} + 1: a "
+                   f"window needs context_length + 1 = {T + 1} tokens")
+        # a formula can agree with another mistake's on one case: name the one that gives every
+        # length the dataset gave
         for description, mistake in LEN_MISTAKES:
-            if mistake(n, T, stride) == got:
+            if all(mistake(*case) == length for case, length in lengths.items()):
                 message += f"\n  Likely mistake: {description}."
                 break
         raise AssertionError(message)
@@ -247,10 +252,18 @@ def window_mistake(tokens: Tensor, index: int, T: int, stride: int, got_inputs: 
     if same(got_inputs, targets) and same(got_targets, inputs):
         return "input_ids and target_ids are swapped; the targets are the ones shifted by one"
     if s >= 1 and same(got_inputs, inputs) and same(got_targets, window(s - 1)):
-        return "the targets are shifted the wrong way: they start one token after the inputs"
-    if stride != 1 and same(got_inputs, window(index)):
+        return ("the targets are shifted the wrong way: they start one token before the "
+                "inputs, tokens[s - 1 : s - 1 + context_length]; they start one after, at s + 1")
+    def starts_at(start: int) -> bool:
+        """The item is the whole window (inputs and targets) at that start, inside the text (an
+        empty slice past the end is no evidence of a start)."""
+        return start + T + 1 <= tokens.numel() and same(got_inputs, window(start)) \
+            and same(got_targets, window(start + 1))
+
+    # window 0 starts at 0 whatever the formula: a start is told apart from window 1 on
+    if index >= 1 and stride != 1 and starts_at(index):
         return "window i starts at i; it starts at s = i * stride"
-    if stride != T and same(got_inputs, window(index * T)):
+    if index >= 1 and stride != T and starts_at(index * T):
         return ("window i starts at i * context_length; windows start stride tokens apart, "
                 "s = i * stride")
     return ""
@@ -258,6 +271,7 @@ def window_mistake(tokens: Tensor, index: int, T: int, stride: int, got_inputs: 
 
 @pytest.mark.task(DATASET, category="values")
 @given(case=corpus_cases())
+@example(case=(12, 5, 1, "list", 3))  # several windows first: a wrong shift shows from window 1
 @example(case=(5, 4, 1, "list", 0))  # exactly one window
 @example(case=(12, 3, 3, "int32 tensor", 1))  # windows that just touch
 @example(case=(17, 4, 2, "int64 tensor", 2))
@@ -271,6 +285,7 @@ def test_windows_hold_the_tokens_and_the_targets_are_shifted_by_one(candidate, r
     expected_dataset = reference.TokenWindowDataset(tokens, T, stride)
     as_tensor = tokens if isinstance(tokens, Tensor) and tokens.dtype == torch.long else (
         torch.as_tensor(tokens, dtype=torch.long))
+    failures = []
     for index in range(len(expected_dataset)):
         got_inputs, got_targets = item_of(dataset, index, call, len(expected_dataset))
         inputs, targets = expected_dataset[index]
@@ -284,7 +299,11 @@ def test_windows_hold_the_tokens_and_the_targets_are_shifted_by_one(candidate, r
                    f"= tokens[{s}:{s + T}] and target_ids {targets.tolist()} = "
                    f"tokens[{s + 1}:{s + T + 1}]")
         mistake = window_mistake(as_tensor, index, T, stride, got_inputs, got_targets)
-        raise AssertionError(message + (f"\n  Likely mistake: {mistake}." if mistake else ""))
+        failures.append(message + (f"\n  Likely mistake: {mistake}." if mistake else ""))
+    # the first wrong window that shows what went wrong (window 0 can hide it: a start of -1
+    # slices to an empty window), else the first wrong window
+    if failures:
+        raise AssertionError(next((f for f in failures if "Likely mistake:" in f), failures[0]))
 
 
 @pytest.mark.task(DATASET, category="properties")

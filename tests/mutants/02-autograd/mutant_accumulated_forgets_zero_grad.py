@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-KATA_EXPECT = {"status": "fail", "task": "accumulated_grad", "category": "properties", "message": "zero_grad() once before"}
+KATA_EXPECT = {"status": "fail", "task": "accumulated_grad", "category": "properties", "message": "zero_grad() once before", "not_message": "the gradients were cleared in place"}
 
 
 def grad_of(f: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:

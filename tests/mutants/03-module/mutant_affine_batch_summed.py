@@ -10,7 +10,7 @@ from collections.abc import Iterable
 import torch
 from torch import Tensor, nn
 
-KATA_EXPECT = {"status": "fail", "task": "Affine", "category": "values", "message": "the batch was summed, not averaged", "not_message": ["the running mean was replaced by the batch mean", "the momentum was applied the wrong way round", "the running mean did not change in training mode", "the batch mean was taken over the features too"]}
+KATA_EXPECT = {"status": "fail", "task": "Affine", "category": "values", "message": "the batch was summed, not averaged", "not_message": ["the running mean was replaced by the batch mean", "the momentum was applied the wrong way round", "the running mean did not change in training mode", "the batch mean was taken over the features too", "momentum defaults to"]}
 
 
 class MLP(nn.Module):

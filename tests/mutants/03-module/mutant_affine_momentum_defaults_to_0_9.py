@@ -11,7 +11,7 @@ from collections.abc import Iterable
 import torch
 from torch import Tensor, nn
 
-KATA_EXPECT = {"status": "fail", "task": "Affine", "category": "values", "message": "momentum defaults to 0.9"}
+KATA_EXPECT = {"status": "fail", "task": "Affine", "category": "values", "message": ["momentum defaults to 0.9", "the signature is Affine(num_features, momentum=0.1)"], "not_message": "written into the float32 buffer"}
 
 
 class MLP(nn.Module):

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 import torch
 from torch import Tensor, nn
 
-KATA_EXPECT = {"status": "fail", "task": "freeze", "category": "properties", "message": "merely starts with it"}
+KATA_EXPECT = {"status": "fail", "task": "freeze", "category": "properties", "message": "merely starts with it", "not_message": ["a name matched anywhere inside a parameter", "a name matched any part of the dotted path", "every parameter was frozen"]}
 
 
 class MLP(nn.Module):

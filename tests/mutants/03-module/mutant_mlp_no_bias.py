@@ -10,7 +10,7 @@ from collections.abc import Iterable
 import torch
 from torch import Tensor, nn
 
-KATA_EXPECT = {"status": "fail", "task": "MLP", "category": "structure", "message": ["no bias", "the layers have no bias"], "not_message": ["the layers are not registered", "the layers sit in an nn.sequential"]}
+KATA_EXPECT = {"status": "fail", "task": "MLP", "category": "structure", "message": ["no bias", "the layers have no bias"], "not_message": ["the layers are not registered", "the layers sit in an nn.sequential", "stored as attributes with exactly those names"]}
 
 
 class MLP(nn.Module):

@@ -12,8 +12,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
-KATA_EXPECT = {"status": "fail", "task": "TokenWindowDataset", "category": "values",
-               "message": "is wrong"}
+KATA_EXPECT = {"status": "fail", "task": "TokenWindowDataset", "category": "values", "message": "is wrong", "not_message": "window i starts at i"}
 
 
 class TokenWindowDataset(Dataset):

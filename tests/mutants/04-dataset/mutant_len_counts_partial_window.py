@@ -8,8 +8,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
-KATA_EXPECT = {"status": "fail", "task": "TokenWindowDataset",
-               "category": "shape", "message": "needs context_length + 1"}
+KATA_EXPECT = {"status": "fail", "task": "TokenWindowDataset", "category": "shape", "message": ["needs context_length + 1", "you counted windows of context_length tokens"], "not_message": ["one window short", "you divided by context_length"]}
 
 
 class TokenWindowDataset(Dataset):

@@ -8,8 +8,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
-KATA_EXPECT = {"status": "fail", "task": "TokenWindowDataset",
-               "category": "values", "message": "starts at i"}
+KATA_EXPECT = {"status": "fail", "task": "TokenWindowDataset", "category": "values", "message": ["starts at i", "window i starts at i; it starts at s = i * stride"], "not_message": "window i starts at i * context_length"}
 
 
 class TokenWindowDataset(Dataset):

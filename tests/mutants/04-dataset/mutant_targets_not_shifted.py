@@ -8,8 +8,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
-KATA_EXPECT = {"status": "fail", "task": "TokenWindowDataset",
-               "category": "values", "message": "shifted by one"}
+KATA_EXPECT = {"status": "fail", "task": "TokenWindowDataset", "category": "values", "message": ["shifted by one", "target_ids equal input_ids"], "not_message": ["input_ids and target_ids are swapped", "the targets are shifted the wrong way"]}
 
 
 class TokenWindowDataset(Dataset):
