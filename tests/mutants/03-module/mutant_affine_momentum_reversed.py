@@ -77,7 +77,9 @@ def freeze(module: nn.Module, names: Iterable[str]) -> None:
     A name is a full parameter name ("fc2.bias") or a submodule path ("fc1": fc1.weight,
     fc1.bias, but not fc10.weight). ValueError, with nothing frozen, if a name names no parameter.
     """
-    params = dict(module.named_parameters())
+    # remove_duplicate=False: a tied weight is listed under each of its names, so "head" names
+    # head.weight even when it is the same tensor as emb.weight
+    params = dict(module.named_parameters(remove_duplicate=False))
     chosen: list[nn.Parameter] = []
     for name in names:
         # the match must end at a dot: "fc1" names fc1.weight, never fc10.weight
