@@ -612,10 +612,12 @@ def test_embedding_starts_from_a_standard_normal(candidate):
     if abs(mean) <= 0.05 and abs(std - 1) <= 0.05:
         return
     likely = ""
-    if float(values.min()) >= 0 and float(values.max()) < 1:
+    # torch.rand's [0, 1): mean 1/2, standard deviation 1/√12 (an all-zero table is not it)
+    if float(values.min()) >= 0 and float(values.max()) < 1 and abs(mean - 0.5) <= 0.05 \
+            and abs(std - 12 ** -0.5) <= 0.05:
         likely = ("\n  Likely mistake: torch.rand draws uniformly in [0, 1); torch.randn draws "
                   "from N(0, 1).")
-    elif abs(mean) <= 0.05 and std < 0.5:
+    elif abs(mean) <= 0.05 and 0 < std < 0.5:  # all zeros is not a scaled table
         likely = (f"\n  Likely mistake: the table was scaled (by about {std:.3g}); GPT-2 does "
                   "that in its own init, but this layer starts as torch's does, unscaled.")
     raise AssertionError(

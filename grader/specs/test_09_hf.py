@@ -487,7 +487,8 @@ def explain_text(world: World, prompt: str, max_new_tokens: int, got: Any) -> st
                 "the model's answer that the text is over; model.generate stops by itself)")
     full = world.decode(ids[:n])
     for k in range(n + 3):
-        if k == n or world.decode(ids[:k]) == full or got != world.decode(ids[:k]):
+        # an empty text (k = 0) tells no count apart: a late slice, a wrong position, ... give it
+        if k in (0, n) or world.decode(ids[:k]) == full or got != world.decode(ids[:k]):
             continue
         if k == n - len(prompt_ids):
             return (f"the text has {k} new tokens, not {n}: max_length counts the prompt's "

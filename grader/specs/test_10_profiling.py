@@ -223,7 +223,8 @@ def ranking_mistake(names: list[str], load: Workload) -> str:
         return (f"{names[0]!r} is the op with the largest TOTAL time, which includes the time "
                 f"of the ops it calls ({load.dominant!r} among them): rank by self time "
                 "(evt.self_cpu_time_total), not evt.cpu_time_total")
-    if load.by_call and names[0] == load.by_call:
+    # (an op fn never runs among them: totals carried over from an earlier call, not this)
+    if load.by_call and names[0] == load.by_call and set(names) <= set(own_profile(load)):
         return (f"{names[0]!r} is the slowest per call, but {load.dominant!r} runs 600 times "
                 "and costs more in all: rank by the self time summed over calls "
                 "(key_averages()'s self_cpu_time_total), not by the time per call or by single "
@@ -232,7 +233,8 @@ def ranking_mistake(names: list[str], load: Workload) -> str:
         return (f"{load.dominant!r}, a record_function region, is missing: a region is an entry "
                 "of key_averages() like any op, and its self time is the work done in it "
                 "outside the ops it calls; keep every CPU entry, not only the aten:: ones")
-    if load.first and names[0] == load.first:
+    # (the dominant op listed after it: the order is wrong, these are not the first ops)
+    if load.first and names[0] == load.first and load.dominant not in names:
         return f"{names[0]!r} is simply the first op fn runs"
     return "rank the key_averages() entries by self time, largest first"
 
@@ -736,10 +738,11 @@ def call_sync_points(candidate: Any, fn: Callable[..., Any], args: tuple[Any, ..
     return result
 
 
-def sync_mistake(result: list[str]) -> str:
+def sync_mistake(result: list[str], expected: list[str] = SYNC_EXPECTED) -> str:
     """Why a sync list is wrong, when a classic mistake explains it."""
-    expected = SYNC_EXPECTED
-    if len(result) > 2 * len(expected) or any(name not in
+    if not expected and not set(result) - {"aten::_local_scalar_dense", "aten::nonzero"}:
+        return ""  # real syncs where none ran: carried over from an earlier call (checked apart)
+    if not expected or len(result) > 2 * len(expected) or any(name not in
                                                ("aten::_local_scalar_dense", "aten::nonzero",
                                                 "aten::item", "aten::is_nonzero", "aten::copy_",
                                                 "aten::_to_copy", "aten::index", "aten::to")
@@ -792,7 +795,7 @@ def test_a_step_without_syncs_has_none(candidate, device):
     require(result == [], (
         f"sync_points on {describe} returned {result}; none of these make the host wait (a "
         "dtype cast stays on the device, .cpu() of a CPU tensor does nothing). "
-        f"{sync_mistake(result) if result else ''}"))
+        f"{sync_mistake(result, []) if result else ''}"))
 
 
 @pytest.mark.task(SYNC, category="values")

@@ -12,8 +12,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-KATA_EXPECT = {"status": "fail", "task": "param_count",
-               "category": "values", "message": "param_count"}
+KATA_EXPECT = {"status": "fail", "task": "param_count", "category": "values",
+               "message": ["param_count", "linear holds in_features · out_features weights plus"]}
 
 
 class Linear(nn.Module):

@@ -12,8 +12,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-KATA_EXPECT = {"status": "fail", "task": "param_count",
-               "category": "values", "message": "Embedding"}
+KATA_EXPECT = {"status": "fail", "task": "param_count", "category": "values",
+               "message": ["Embedding", "embedding holds a num_embeddings × embedding_dim table"]}
 
 
 class Linear(nn.Module):

@@ -11,7 +11,9 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-KATA_EXPECT = {"status": "fail", "task": "Linear", "category": "properties", "message": "minus sign"}
+KATA_EXPECT = {"status": "fail", "task": "Linear", "category": "properties",
+               "message": ["minus sign",
+                           "uniform_(bound, bound), the minus sign of the lower end is missing"]}
 
 
 class Linear(nn.Module):

@@ -14,7 +14,8 @@ from torch import Tensor, nn
 
 KATA_EXPECT = {"status": "fail", "task": "Linear", "category": "properties",
                "message": "outside ±1/√in_features",
-               "not_message": ["the bound uses out_features"]}
+               "not_message": ["the bound uses out_features",
+                               "uniform_(bound, bound), the minus sign of the lower end is missing"]}
 
 
 class Linear(nn.Module):

@@ -15,7 +15,10 @@ from transformers import (
 )
 
 KATA_EXPECT = {"status": "fail", "task": "generate", "category": "values",
-               "message": "skip_special_tokens"}
+               "message": ["skip_special_tokens",
+                           " is in the text: decode with skip_special_tokens"],
+               "not_message": ["the text was stripped",
+                               "generation went on after the model emitted end-of-text"]}
 
 
 def load_causal_lm(path: str) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:

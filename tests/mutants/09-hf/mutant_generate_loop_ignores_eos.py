@@ -15,7 +15,8 @@ from transformers import (
 )
 
 KATA_EXPECT = {"status": "fail", "task": "generate", "category": "values",
-               "message": "went on after the model emitted end-of-text"}
+               "message": "went on after the model emitted end-of-text",
+               "not_message": [" is in the text: decode with skip_special_tokens"]}
 
 
 def load_causal_lm(path: str) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:

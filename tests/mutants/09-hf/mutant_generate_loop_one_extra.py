@@ -15,7 +15,8 @@ from transformers import (
 )
 
 KATA_EXPECT = {"status": "fail", "task": "generate", "category": "values",
-               "message": "off-by-one"}
+               "message": ["off-by-one", " tokens of the greedy continuation, not the first"],
+               "not_message": [": max_length counts the prompt's"]}
 
 
 def load_causal_lm(path: str) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:

@@ -15,7 +15,8 @@ from transformers import (
 )
 
 KATA_EXPECT = {"status": "fail", "task": "generate", "category": "values",
-               "message": "max_length"}
+               "message": ["max_length", ": max_length counts the prompt's"],
+               "not_message": [" tokens of the greedy continuation, not the first"]}
 
 
 def load_causal_lm(path: str) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:

@@ -15,7 +15,10 @@ from transformers import (
 )
 
 KATA_EXPECT = {"status": "fail", "task": "generate", "category": "values",
-               "message": "most likely token"}
+               "message": ["most likely token",
+                           "with greedy=true every step takes the most likely token"],
+               "not_message": ["the prompt is included",
+                               "the model's generation defaults ask for 3 sequences"]}
 
 
 def load_causal_lm(path: str) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:

@@ -15,7 +15,9 @@ from transformers import (
 )
 
 KATA_EXPECT = {"status": "fail", "task": "generate", "category": "values",
-               "message": "one token early"}
+               "message": ["one token early",
+                           "the slice starts one token early, at the prompt's last token"],
+               "not_message": ["the prompt is included", "the first new token is missing"]}
 
 
 def load_causal_lm(path: str) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:

@@ -45,6 +45,7 @@ def generate(
             **encoded,
             max_new_tokens=max_new_tokens,  # not max_length, which counts the prompt too
             do_sample=not greedy,
+            num_return_sequences=1,  # one text, whatever the model's generation defaults say
             pad_token_id=tokenizer.eos_token_id,  # GPT-2 has no pad token; this silences a warning
         )  # (1, T + new)
     # the output starts with the prompt's T tokens; the continuation is what follows
