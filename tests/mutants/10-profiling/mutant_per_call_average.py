@@ -15,7 +15,7 @@ from torch.autograd import DeviceType
 from torch.profiler import ProfilerActivity, profile
 
 KATA_EXPECT = {"status": "fail", "task": "top_ops", "category": "values",
-               "message": "per call",
+               "message": "is the slowest per call",
                "not_message": "the op with the largest total time"}
 
 # The ops that make the host wait for the device (see 4. above). On CUDA, sync_points also
