@@ -115,6 +115,7 @@ from __future__ import annotations
 import re
 from collections import Counter, defaultdict
 from collections.abc import Sequence
+from itertools import pairwise
 
 import regex
 
@@ -194,7 +195,7 @@ def train_bpe(text: str, vocab_size: int,
     pair_counts: Counter[tuple[bytes, bytes]] = Counter()
     holders: defaultdict[tuple[bytes, bytes], set[int]] = defaultdict(set)  # pair -> words
     for w, parts in enumerate(words):
-        for pair in zip(parts, parts[1:]):
+        for pair in pairwise(parts):
             pair_counts[pair] += weights[w]
             holders[pair].add(w)
 
@@ -217,12 +218,12 @@ def train_bpe(text: str, vocab_size: int,
         # only the words that hold the pair change: take their old pairs out, put the new in
         for w in holders.pop(best):
             parts = words[w]
-            for pair in zip(parts, parts[1:]):
+            for pair in pairwise(parts):
                 pair_counts[pair] -= weights[w]
                 if pair_counts[pair] == 0:
                     del pair_counts[pair]
             words[w] = parts = merge(parts, best)
-            for pair in zip(parts, parts[1:]):
+            for pair in pairwise(parts):
                 pair_counts[pair] += weights[w]
                 holders[pair].add(w)
     vocab = {b: bytes([b]) for b in range(256)}
@@ -269,7 +270,7 @@ class BPETokenizer:
                     parts = [bytes([b]) for b in pretoken.encode("utf-8")]
                     while len(parts) > 1:
                         ranked = [(self.ranks[a + b], i)
-                                  for i, (a, b) in enumerate(zip(parts, parts[1:]))
+                                  for i, (a, b) in enumerate(pairwise(parts))
                                   if a + b in self.ranks]
                         if not ranked:
                             break

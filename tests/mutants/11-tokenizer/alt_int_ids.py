@@ -54,7 +54,7 @@ class SimpleTokenizerV2:
         text = ""
         for k, i in enumerate(ids):
             token = self.int_to_str[i]
-            if k and not token[:1] in PUNCTUATION:
+            if k and token[:1] not in PUNCTUATION:
                 text += " "
             text += token
         return text

@@ -1,4 +1,4 @@
-"""11-tokenizer mutant: GPT-2's pattern is used with the standard re module, which has no \p{L}.
+"""11-tokenizer mutant: GPT-2's pattern is used with the standard re module, which has no Unicode classes (p{L}).
 
 A copy of the reference with this one mistake; the grader must fail it as KATA_EXPECT says.
 """
@@ -11,7 +11,6 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 
 import regex
-
 
 KATA_EXPECT = {'status': 'fail', 'task': 'train_bpe', 'category': 'values', 'message': 'bad escape'}
 

@@ -12,7 +12,6 @@ from collections.abc import Sequence
 
 import regex
 
-
 KATA_EXPECT = {'status': 'fail',
  'task': 'SimpleTokenizerV2',
  'category': 'values',
@@ -56,7 +55,6 @@ class SimpleTokenizerV2:
 
     def encode(self, text: str) -> list[int]:
         """Text -> ids, UNKNOWN's id for every token the vocab lacks."""
-        unknown = self.str_to_int[UNKNOWN]
         return [self.str_to_int[token] for token in _split_words(text) if token in self.str_to_int]
 
     def decode(self, ids: list[int]) -> str:

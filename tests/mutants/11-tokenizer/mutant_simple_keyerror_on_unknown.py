@@ -12,7 +12,6 @@ from collections.abc import Sequence
 
 import regex
 
-
 KATA_EXPECT = {'status': 'fail', 'task': 'SimpleTokenizerV2', 'category': 'values', 'message': 'keyerror'}
 
 END_OF_TEXT = "<|endoftext|>"
@@ -50,7 +49,6 @@ class SimpleTokenizerV2:
 
     def encode(self, text: str) -> list[int]:
         """Text -> ids, UNKNOWN's id for every token the vocab lacks."""
-        unknown = self.str_to_int[UNKNOWN]
         return [self.str_to_int[token] for token in _split_words(text)]
 
     def decode(self, ids: list[int]) -> str:

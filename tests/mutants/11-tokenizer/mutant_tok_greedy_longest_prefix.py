@@ -12,7 +12,6 @@ from collections.abc import Sequence
 
 import regex
 
-
 KATA_EXPECT = {'status': 'fail',
  'task': 'BPETokenizer',
  'category': 'values',
