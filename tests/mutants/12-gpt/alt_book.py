@@ -42,9 +42,8 @@ class GPTConfig:
 
 
 def as_dict(cfg: Any) -> dict:
-    if isinstance(cfg, dict):
-        return dict(GPTConfig.of(cfg).__dict__)
-    return dataclasses.asdict(cfg)
+    """The book's dict, whichever form cfg comes in (missing keys take the defaults)."""
+    return dataclasses.asdict(GPTConfig.of(cfg))
 
 
 class FeedForward(nn.Module):

@@ -13,7 +13,10 @@ from torch import Tensor, nn
 
 from grader.blocks import GELU, LayerNorm, MultiHeadAttention
 
-KATA_EXPECT = {'status': 'fail', 'task': 'GPTModel', 'category': 'values', 'message': 'GPTModel'}
+KATA_EXPECT = {'status': 'fail',
+ 'task': 'GPTModel',
+ 'category': 'values',
+ 'message': 'size of tensor a'}
 
 
 @dataclass(frozen=True)

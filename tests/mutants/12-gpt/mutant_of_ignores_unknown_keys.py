@@ -5,7 +5,7 @@ A copy of the reference with this one mistake; the grader must fail it as KATA_E
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import torch
@@ -33,7 +33,7 @@ class GPTConfig:
         """cfg itself when it is a GPTConfig; GPTConfig(**cfg) for the book's dict."""
         if isinstance(cfg, GPTConfig):
             return cfg
-        return cls(**{k: v for k, v in cfg.items() if k in cls.__dataclass_fields__})
+        return cls(**{k: v for k, v in cfg.items() if k in {f.name for f in fields(cls)}})
 
 
 class FeedForward(nn.Module):

@@ -5,7 +5,7 @@ A copy of the reference with this one mistake; the grader must fail it as KATA_E
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
@@ -35,7 +35,7 @@ class GPTConfig:
     def of(cls, cfg: GPTConfig | dict[str, Any]) -> GPTConfig:
         """cfg itself when it is a GPTConfig; GPTConfig(**cfg) for the book's dict."""
         if isinstance(cfg, GPTConfig):
-            return cls(**vars(cfg))
+            return replace(cfg)
         return cls(**cfg)
 
 
