@@ -16,7 +16,8 @@ from grader.blocks import GELU, LayerNorm, MultiHeadAttention
 KATA_EXPECT = {'status': 'fail',
  'task': 'TransformerBlock',
  'category': 'values',
- 'message': 'no residual'}
+ 'message': 'no residual connections: each',
+ 'not_message': 'post-norm: the block normalised'}
 
 
 @dataclass(frozen=True)

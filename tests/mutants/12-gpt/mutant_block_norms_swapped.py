@@ -13,7 +13,11 @@ from torch import Tensor, nn
 
 from grader.blocks import GELU, LayerNorm, MultiHeadAttention
 
-KATA_EXPECT = {'status': 'fail', 'task': 'TransformerBlock', 'category': 'values', 'message': 'swapped'}
+KATA_EXPECT = {'status': 'fail',
+ 'task': 'TransformerBlock',
+ 'category': 'values',
+ 'message': 'norm1 and norm2 are swapped',
+ 'not_message': 'norm2 is never used'}
 
 
 @dataclass(frozen=True)

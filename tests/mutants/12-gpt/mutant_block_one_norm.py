@@ -16,7 +16,8 @@ from grader.blocks import GELU, LayerNorm, MultiHeadAttention
 KATA_EXPECT = {'status': 'fail',
  'task': 'TransformerBlock',
  'category': 'values',
- 'message': 'norm2 is never used'}
+ 'message': 'norm2 is never used',
+ 'not_message': 'norm1 and norm2 are swapped'}
 
 
 @dataclass(frozen=True)

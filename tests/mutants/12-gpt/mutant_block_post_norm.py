@@ -16,7 +16,8 @@ from grader.blocks import GELU, LayerNorm, MultiHeadAttention
 KATA_EXPECT = {'status': 'fail',
  'task': 'TransformerBlock',
  'category': 'values',
- 'message': 'post-norm'}
+ 'message': 'post-norm: the block normalised',
+ 'not_message': 'no residual connections: each'}
 
 
 @dataclass(frozen=True)

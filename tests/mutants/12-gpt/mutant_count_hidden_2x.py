@@ -13,7 +13,11 @@ from torch import Tensor, nn
 
 from grader.blocks import GELU, LayerNorm, MultiHeadAttention
 
-KATA_EXPECT = {'status': 'fail', 'task': 'param_count', 'category': 'values', 'message': '2 x emb_dim'}
+KATA_EXPECT = {'status': 'fail',
+ 'task': 'param_count',
+ 'category': 'values',
+ 'message': 'counted 2 x emb_dim wide',
+ 'not_message': 'norm1 and norm2 were left out'}
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,8 @@ from grader.blocks import GELU, LayerNorm, MultiHeadAttention
 KATA_EXPECT = {'status': 'fail',
  'task': 'param_count',
  'category': 'values',
- 'message': 'tie_weights was ignored'}
+ 'message': 'tie_weights was ignored',
+ 'not_message': 'tie_weights is inverted'}
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,8 @@ from grader.blocks import GELU, LayerNorm, MultiHeadAttention
 KATA_EXPECT = {'status': 'fail',
  'task': 'param_count',
  'category': 'values',
- 'message': "out_proj's bias"}
+ 'message': "out_proj's bias was left out",
+ 'not_message': 'were counted with biases'}
 
 
 @dataclass(frozen=True)

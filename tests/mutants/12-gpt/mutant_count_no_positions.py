@@ -16,7 +16,8 @@ from grader.blocks import GELU, LayerNorm, MultiHeadAttention
 KATA_EXPECT = {'status': 'fail',
  'task': 'param_count',
  'category': 'values',
- 'message': 'position embeddings'}
+ 'message': 'the position embeddings were left out',
+ 'not_message': 'final_norm was left out'}
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,8 @@ from grader.blocks import GELU, LayerNorm, MultiHeadAttention
 KATA_EXPECT = {'status': 'fail',
  'task': 'param_count',
  'category': 'values',
- 'message': 'counted with biases'}
+ 'message': 'were counted with biases',
+ 'not_message': 'were counted without biases'}
 
 
 @dataclass(frozen=True)

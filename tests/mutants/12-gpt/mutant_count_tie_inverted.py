@@ -13,7 +13,11 @@ from torch import Tensor, nn
 
 from grader.blocks import GELU, LayerNorm, MultiHeadAttention
 
-KATA_EXPECT = {'status': 'fail', 'task': 'param_count', 'category': 'values', 'message': 'inverted'}
+KATA_EXPECT = {'status': 'fail',
+ 'task': 'param_count',
+ 'category': 'values',
+ 'message': 'tie_weights is inverted',
+ 'not_message': 'subtracted the shared matrix twice'}
 
 
 @dataclass(frozen=True)

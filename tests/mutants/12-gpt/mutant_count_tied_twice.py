@@ -13,7 +13,11 @@ from torch import Tensor, nn
 
 from grader.blocks import GELU, LayerNorm, MultiHeadAttention
 
-KATA_EXPECT = {'status': 'fail', 'task': 'param_count', 'category': 'values', 'message': 'twice'}
+KATA_EXPECT = {'status': 'fail',
+ 'task': 'param_count',
+ 'category': 'values',
+ 'message': 'subtracted the shared matrix twice',
+ 'not_message': 'tie_weights was ignored'}
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,8 @@ from grader.blocks import GELU, LayerNorm, MultiHeadAttention
 KATA_EXPECT = {'status': 'fail',
  'task': 'FeedForward',
  'category': 'values',
- 'message': 'exact (erf) gelu'}
+ 'message': 'the exact (erf) gelu was used',
+ 'not_message': 'relu was used between'}
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,11 @@ from torch import Tensor, nn
 
 from grader.blocks import GELU, LayerNorm, MultiHeadAttention
 
-KATA_EXPECT = {'status': 'fail', 'task': 'FeedForward', 'category': 'values', 'message': 'relu'}
+KATA_EXPECT = {'status': 'fail',
+ 'task': 'FeedForward',
+ 'category': 'values',
+ 'message': 'relu was used between',
+ 'not_message': 'the exact (erf) gelu was used'}
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,8 @@ from grader.blocks import GELU, LayerNorm, MultiHeadAttention
 KATA_EXPECT = {'status': 'fail',
  'task': 'GPTModel',
  'category': 'values',
- 'message': 'final_norm was not applied'}
+ 'message': 'final_norm was not applied',
+ 'not_message': 'post-norm blocks: each block'}
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,8 @@ from grader.blocks import GELU, LayerNorm, MultiHeadAttention
 KATA_EXPECT = {'status': 'fail',
  'task': 'GPTModel',
  'category': 'values',
- 'message': 'position embeddings were not added'}
+ 'message': 'position embeddings were not added',
+ 'not_message': 'looked up in reverse order'}
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,8 @@ from grader.blocks import GELU, LayerNorm, MultiHeadAttention
 KATA_EXPECT = {'status': 'fail',
  'task': 'GPTModel',
  'category': 'shape',
- 'message': 'out_head has a bias'}
+ 'message': 'out_head has a bias',
+ 'not_message': "out_head shares tok_emb's weight"}
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,8 @@ from grader.blocks import GELU, LayerNorm, MultiHeadAttention
 KATA_EXPECT = {'status': 'fail',
  'task': 'GPTModel',
  'category': 'values',
- 'message': 'with the token ids'}
+ 'message': 'looked up with the token ids',
+ 'not_message': 'position embeddings were not added'}
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,11 @@ from torch import Tensor, nn
 
 from grader.blocks import GELU, LayerNorm, MultiHeadAttention
 
-KATA_EXPECT = {'status': 'fail', 'task': 'GPTModel', 'category': 'values', 'message': 'start at 1'}
+KATA_EXPECT = {'status': 'fail',
+ 'task': 'GPTModel',
+ 'category': 'values',
+ 'message': 'the positions start at 1',
+ 'not_message': 'looked up with the token ids'}
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,11 @@ from torch import Tensor, nn
 
 from grader.blocks import GELU, LayerNorm, MultiHeadAttention
 
-KATA_EXPECT = {'status': 'fail', 'task': 'GPTModel', 'category': 'values', 'message': 'reverse order'}
+KATA_EXPECT = {'status': 'fail',
+ 'task': 'GPTModel',
+ 'category': 'values',
+ 'message': 'looked up in reverse order',
+ 'not_message': 'the positions start at 1'}
 
 
 @dataclass(frozen=True)
