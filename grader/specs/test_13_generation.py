@@ -927,8 +927,7 @@ def test_reset_kv_cache_starts_a_new_sequence(candidate, device):
         expected = plain(second)
     assert_matches(chunked(mine, second, (3, 1, 1)), lambda _: expected, second,
                    what="GPTModelWithKVCache after 7 cached positions and reset_kv_cache(), "
-                   "fed a new in_idx of shape (1, 5) in chunks (3, 1, 1). Likely mistake when "
-                   "this alone fails: reset_kv_cache() does not reset every block's att")
+                   "fed a new in_idx of shape (1, 5) in chunks (3, 1, 1)")
 
 
 @pytest.mark.task(GPT_CACHE, category="structure")
