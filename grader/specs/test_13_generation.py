@@ -543,8 +543,8 @@ def test_top_k_and_top_p_at_their_boundaries(candidate, reference, device):
         assert drawn == allowed, (
             f"{what}: never drew {sorted(allowed - drawn)} in 4000 draws, which the filtering "
             "keeps. Likely mistake: "
-            + ("top-k drops tokens tied with the k-th largest logit; keep every logit >= "
-               "torch.topk(logits, k).values[:, -1:]" if top_k else
+            + ("top-k keeps exactly k tokens, dropping those tied with the k-th largest logit "
+               "(keep every logit >= torch.topk(logits, k).values[:, -1:])" if top_k else
                "top-p drops the token that crosses top_p (or tokens tied with it)"))
         expected = reference.generate(model, prompt, 1, 1, temperature=1.0, top_k=top_k,
                                       top_p=top_p,

@@ -12,7 +12,7 @@ from torch import Tensor, nn
 
 from grader.blocks import GPTConfig, GPTModel, MultiHeadAttention
 
-KATA_EXPECT = {'status': 'fail', 'task': 'generate', 'category': 'properties', 'message': 'training'}
+KATA_EXPECT = {'status': 'fail', 'task': 'generate', 'category': 'properties', 'message': 'training', 'not_message': ['no `with torch.no_grad():` around model(idx_cond)']}
 
 
 def generate_text_simple(model: nn.Module, idx: Tensor, max_new_tokens: int,

@@ -12,7 +12,7 @@ from torch import Tensor, nn
 
 from grader.blocks import GPTConfig, GPTModel, MultiHeadAttention
 
-KATA_EXPECT = {'status': 'fail', 'task': 'generate', 'category': 'values', 'message': 'first difference'}
+KATA_EXPECT = {'status': 'fail', 'task': 'generate', 'category': 'values', 'message': 'first difference', 'not_message': ['the temperature has no effect', 'top-k keeps k + 1 tokens', 'dropping those tied with the k-th', 'top-p drops the token that crosses top_p', 'top-p measured on softmax(logits) before the temperature']}
 
 
 def generate_text_simple(model: nn.Module, idx: Tensor, max_new_tokens: int,

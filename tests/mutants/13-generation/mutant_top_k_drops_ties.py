@@ -12,7 +12,7 @@ from torch import Tensor, nn
 
 from grader.blocks import GPTConfig, GPTModel, MultiHeadAttention
 
-KATA_EXPECT = {'status': 'fail', 'task': 'generate', 'category': 'values', 'message': 'tied'}
+KATA_EXPECT = {'status': 'fail', 'task': 'generate', 'category': 'values', 'message': 'dropping those tied with the k-th'}
 
 
 def generate_text_simple(model: nn.Module, idx: Tensor, max_new_tokens: int,

@@ -12,7 +12,7 @@ from torch import Tensor, nn
 
 from grader.blocks import GPTConfig, GPTModel, MultiHeadAttention
 
-KATA_EXPECT = {'status': 'fail', 'task': 'generate', 'category': 'values', 'message': 'k + 1'}
+KATA_EXPECT = {'status': 'fail', 'task': 'generate', 'category': 'values', 'message': 'top-k keeps k + 1 tokens'}
 
 
 def generate_text_simple(model: nn.Module, idx: Tensor, max_new_tokens: int,
