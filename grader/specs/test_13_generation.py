@@ -552,6 +552,26 @@ def test_top_k_and_top_p_at_their_boundaries(candidate, reference, device):
         check_ids(out, expected, what, prompt)
 
 
+@pytest.mark.task(GENERATE, category="values")
+def test_a_top_p_reached_exactly_keeps_only_the_tokens_that_reach_it(candidate, device):
+    """top_p equal to the best token's probability: that token alone reaches it (>= top_p), so
+    it is the only one kept. (Logits chosen so that p1 + p2 - p2 == p1 in float64: every way
+    of summing the likelier tokens gives exactly top_p.)"""
+    row = torch.full((VOCAB,), -3.0, dtype=torch.float64)
+    row[7], row[8] = 2.0, 1.5
+    best = float(torch.softmax(row, 0)[7])  # the same float64 softmax any correct code takes
+    model = fixed_logits_model(row).to(device)
+    prompt = torch.zeros(2000, 1, dtype=torch.int64, device=device)
+    out = candidate.generate(model, prompt, 1, 1, temperature=1.0, top_p=best,
+                             generator=torch.Generator(device).manual_seed(3))
+    drawn = sorted(set(out[:, 1].cpu().tolist()))
+    assert drawn == [7], (
+        f"generate with temperature=1.0 and top_p={best!r}, the best token's own probability: "
+        f"drew {drawn[:8]}, expected only token 7. The nucleus is the fewest most likely tokens "
+        "whose total reaches top_p (>= top_p); token 7 reaches it alone, so nothing after it "
+        "is kept (compare the total before a token with < top_p, not <=)")
+
+
 @pytest.mark.task(GENERATE, category="properties")
 def test_the_same_generator_seed_gives_the_same_text(candidate, device):
     """Two calls with generators seeded alike return the same ids; torch's global RNG is left
@@ -637,11 +657,14 @@ def test_generate_runs_the_model_without_grad_and_as_handed(candidate, device):
 # --- the KV cache: attention -----------------------------------------------------------------
 
 
-def attention_pair(candidate: Any, seed: int, device: torch.device, qkv_bias: bool = True,
-                   context: int = 24) -> tuple[nn.Module, nn.Module]:
-    """The learner's cached attention and 08's (the reference's) with the same weights."""
-    plain = seed_parameters(MultiHeadAttention(EMB, EMB, context, 0.1, HEADS, qkv_bias), seed)
-    mine = candidate.MultiHeadAttentionWithKVCache(EMB, EMB, context, 0.1, HEADS, qkv_bias)
+def attention_pair(candidate: Any, seed: int, device: torch.device,
+                   qkv_bias: bool | None = True, context: int = 24,
+                   d_in: int = EMB) -> tuple[nn.Module, nn.Module]:
+    """The learner's cached attention and 08's (the reference's) with the same weights;
+    qkv_bias=None leaves it to the constructors' default."""
+    flags = () if qkv_bias is None else (qkv_bias,)
+    plain = seed_parameters(MultiHeadAttention(d_in, EMB, context, 0.1, HEADS, *flags), seed)
+    mine = candidate.MultiHeadAttentionWithKVCache(d_in, EMB, context, 0.1, HEADS, *flags)
     mine = mine.to(torch.float64)
     copy_by_name(plain, mine, MHA_CACHE)
     return mine.to(device).eval(), plain.to(device)
@@ -680,13 +703,16 @@ def chunked(module: nn.Module, x: Tensor, sizes: tuple[int, ...]) -> Tensor:
 
 
 @pytest.mark.task(MHA_CACHE, category="values")
-def test_uncached_attention_is_08s(candidate, device):
-    """use_cache=False is 08's MultiHeadAttention on the same weights."""
-    mine, plain = attention_pair(candidate, 1, device)
-    x = randn((2, 7, EMB), 11, device=device)
+@pytest.mark.parametrize("d_in, qkv_bias", [(EMB, True), (16, None)])
+def test_uncached_attention_is_08s(candidate, device, d_in, qkv_bias):
+    """use_cache=False is 08's MultiHeadAttention on the same weights, with 08's constructor
+    (d_in may differ from d_out; qkv_bias defaults to False)."""
+    mine, plain = attention_pair(candidate, 1, device, qkv_bias=qkv_bias, d_in=d_in)
+    x = randn((2, 7, d_in), 11, device=device)
+    bias = "" if qkv_bias is None else f", qkv_bias={qkv_bias}"
     with torch.no_grad():
-        assert_matches(mine(x), plain, x, what="MultiHeadAttentionWithKVCache(32, 32, 16, 0.1, "
-                       "4, qkv_bias=True)(x of shape (2, 7, 32)), use_cache=False")
+        assert_matches(mine(x), plain, x, what=f"MultiHeadAttentionWithKVCache({d_in}, 32, 24, "
+                       f"0.1, 4{bias})(x of shape (2, 7, {d_in})), use_cache=False")
 
 
 @pytest.mark.task(MHA_CACHE, category="values")
