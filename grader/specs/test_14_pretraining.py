@@ -103,6 +103,7 @@ class DenseGPT2:
     story come out as they would from tiktoken, only smaller, so the output head stays small."""
 
     def __init__(self, texts: list[str]) -> None:
+        texts = [*texts, START_CONTEXT]  # the book's prompt, for a sample printed after an epoch
         self.encoding = gpt2_encoding()
         used = sorted({i for text in texts for i in self.encoding.encode(text)})
         self.gpt2_ids = used
@@ -132,6 +133,7 @@ class Chars:
 
 
 TRAIN_RATIO = 0.9
+START_CONTEXT = "Every effort moves you"
 
 
 @functools.cache
@@ -232,7 +234,8 @@ def test_text_becomes_a_batch_of_one(candidate, text):
             f"{call} returned shape {tuple(got.shape)}; expected (1, {len(ids)}).{hint}")
     require(got.dtype == torch.int64, f"{call} returned dtype {got.dtype}; token ids are int64 "
             "(torch.long), what nn.Embedding and F.cross_entropy take.")
-    wrong = [(i, int(a), b) for i, (a, b) in enumerate(zip(got[0].tolist(), ids)) if a != b]
+    wrong = [(i, int(a), b) for i, (a, b) in enumerate(zip(got[0].tolist(), ids, strict=False))
+             if a != b]
     require(not wrong, f"{call}: position {wrong[0][0] if wrong else 0} holds "
             f"{wrong[0][1] if wrong else ''} where tokenizer.encode gives "
             f"{wrong[0][2] if wrong else ''}; the ids are tokenizer.encode(text), in order.")
@@ -343,7 +346,7 @@ def batches_of(loader: Any) -> list[tuple[Tensor, Tensor]]:
 
 def same_batches(a: list[tuple[Tensor, Tensor]], b: list[tuple[Tensor, Tensor]]) -> bool:
     return len(a) == len(b) and all(
-        x.shape == y.shape and torch.equal(x, y) for (xi, xt), (yi, yt) in zip(a, b)
+        x.shape == y.shape and torch.equal(x, y) for (xi, xt), (yi, yt) in zip(a, b, strict=False)
         for x, y in ((xi, yi), (xt, yt)))
 
 
@@ -357,7 +360,9 @@ def loader_mistakes(case: LoaderCase, ids: list[int]) -> dict[str, Callable[[], 
             with_args(stride=case.max_length),
             "drop_last was not passed on": with_args(drop_last=not case.drop_last),
             "shuffle was not passed on": with_args(shuffle=not case.shuffle),
-            "the seed was not passed on (shuffled with seed 0)": with_args(seed=0)}
+            "the seed was not passed on (shuffled with seed 0)": with_args(seed=0),
+            "the targets are not shifted: target window i is input window i moved one token "
+            "on": lambda: [(i, i) for i, _ in with_args()()]}
 
 
 @pytest.mark.task(LOADER, category="values")
@@ -376,7 +381,7 @@ def test_the_loader_gives_the_books_windows(candidate, case):
     if same_batches(got, expected):
         return
     shapes = [tuple(i.shape) for i, _ in got][:4]
-    for b, ((gi, gt), (ei, et)) in enumerate(zip(got, expected)):
+    for b, (gi, gt) in enumerate(got):
         if gi.dtype != torch.int64 or gt.dtype != torch.int64:
             raise AssertionError(f"{case.describe()}: batch {b} is ({gi.dtype}, {gt.dtype}); "
                                  "ids are int64.")
@@ -484,7 +489,7 @@ def test_backward_reaches_every_parameter(candidate, reference, device, seed):
     inputs, targets = LossCase(3, 8, 50, seed).batch()
     candidate.calc_loss_batch(inputs, targets, model, device).backward()
     reference.calc_loss_batch(inputs, targets, twin, device).backward()
-    for (name, p), q in zip(model.named_parameters(), twin.parameters()):
+    for (name, p), q in zip(model.named_parameters(), twin.parameters(), strict=False):
         require(p.grad is not None, f"calc_loss_batch on {describe_model(model)}: no gradient "
                 f"reached `{name}`; return the loss tensor without detaching it.")
         err = (p.grad - q.grad).abs().max().item()
@@ -536,13 +541,10 @@ def loader_loss_mistakes(case: LoaderLossCase, model: nn.Module,
     def mean_of(used: int, divide_by: int | None = None) -> float:
         return sum(loss(i) for i in range(used)) / (divide_by or used)
 
-    return {
-        "a mean over tokens (each batch weighted by its B * T); the book averages the "
-        "per-batch losses, every batch counting once":
+    return {  # batches share T, so a mean over tokens is a mean over examples
+        "a mean over tokens or examples (each batch weighted by its size); the book averages "
+        "the per-batch losses, every batch counting once":
         lambda: sum(loss(i, "sum") for i in range(n)) / sum(b * case.T for b in case.sizes[:n]),
-        "a mean over examples (each batch weighted by its size); the book averages the "
-        "per-batch losses, every batch counting once":
-        lambda: sum(loss(i) * case.sizes[i] for i in range(n)) / sum(case.sizes[:n]),
         "the sum of the batch losses, never divided": lambda: mean_of(n, 1),
         "division by len(data_loader) although only num_batches batches were used":
         lambda: mean_of(n, len(batches)),
@@ -582,7 +584,13 @@ def test_an_empty_loader_gives_nan(candidate, device):
     """A loader with no batch gives float('nan'), as the book's does (not a ZeroDivisionError)."""
     model = FixedLogits(4, 3, 0).to(device)
     for num_batches in (None, 2):
-        got = candidate.calc_loss_loader([], model, device, num_batches)
+        try:
+            got = candidate.calc_loss_loader([], model, device, num_batches)
+        except ZeroDivisionError:
+            raise AssertionError(
+                f"calc_loss_loader(an empty loader, ..., num_batches={num_batches}) raised "
+                "ZeroDivisionError; return float('nan') when the loader has no batch, before "
+                "any division.") from None
         require(isinstance(got, float) and math.isnan(got), (
             f"calc_loss_loader(an empty loader, ..., num_batches={num_batches}) returned "
             f"{kind(got)}; expected float('nan'), checked before any division."))
@@ -679,7 +687,7 @@ def run_loop(train_fn: Callable[..., Any], case: RunCase, model: nn.Module,
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(1000 + case.seed)
         result = train_fn(model, train, val, optimizer, device, case.num_epochs,
-                          case.eval_freq, case.eval_iter, start_context="Every effort moves you",
+                          case.eval_freq, case.eval_iter, start_context=START_CONTEXT,
                           tokenizer=dense_tokenizer())
     return result, model
 
@@ -715,7 +723,8 @@ def plain_train(mistake: str = "") -> Callable[..., Any]:
         train_losses, val_losses, seen = [], [], []
         tokens, step = 0, -1
         for _epoch in range(num_epochs):
-            model.train()
+            if mistake != "no train()":
+                model.train()
             batches = list(train) + (list(val) if mistake == "trains on val" else [])
             for inputs, targets in batches:
                 if mistake != "no zero_grad":
@@ -742,6 +751,8 @@ LOOP_MISTAKES = {
                           "model.eval() before measuring",
     "no train after eval": "the model stayed in eval mode after an evaluation: evaluate_model "
                            "ends with model.train()",
+    "no train()": "the loop never called model.train(), so it trained in the mode the model "
+                  "came in until the first evaluation",
     "trains on val": "the validation batches were trained on as well: only train_loader is "
                      "stepped on",
     "tokens per batch": "tokens_seen counts batches; it counts tokens, input_batch.numel()",
@@ -753,9 +764,9 @@ LOOP_MISTAKES = {
 
 def same_history(a: Any, b: Any) -> bool:
     return (isinstance(a, (tuple, list)) and len(a) == 3 and all(
-        isinstance(x, list) and len(x) == len(y) for x, y in zip(a, b))
-        and all(close(float(x), float(y), TRAJECTORY) for xs, ys in zip(a[:2], b[:2])
-                for x, y in zip(xs, ys)) and list(a[2]) == list(b[2]))
+        isinstance(x, list) and len(x) == len(y) for x, y in zip(a, b, strict=False))
+        and all(close(float(x), float(y), TRAJECTORY) for xs, ys in zip(a[:2], b[:2], strict=False)
+                for x, y in zip(xs, ys, strict=False)) and list(a[2]) == list(b[2]))
 
 
 @pytest.mark.task(EVALUATE, category="values")
@@ -780,18 +791,18 @@ def test_evaluation_measures_both_loaders_without_dropout(candidate, reference, 
         expected = (plain_loss_loader(train, model, device, eval_iter),
                     plain_loss_loader(val, model, device, eval_iter))
     hint = ""
-    if not all(close(a, b) for a, b in zip(got, expected)):
+    if not all(close(a, b) for a, b in zip(got, expected, strict=False)):
         model.train()
         with torch.random.fork_rng(devices=[]), torch.no_grad():
             torch.manual_seed(0)
             dropout_on = (plain_loss_loader(train, model, device, eval_iter),
                           plain_loss_loader(val, model, device, eval_iter))
-        if all(close(a, b) for a, b in zip(got, dropout_on)):
+        if all(close(a, b) for a, b in zip(got, dropout_on, strict=False)):
             hint = (" It looks like the losses were measured in train mode, with dropout on: "
                     "call model.eval() first.")
-        elif all(close(a, b) for a, b in zip(got, expected[::-1])):
+        elif all(close(a, b) for a, b in zip(got, expected[::-1], strict=False)):
             hint = " The two losses are swapped: return (train_loss, val_loss)."
-    require(all(close(a, b) for a, b in zip(got, expected)), (
+    require(all(close(a, b) for a, b in zip(got, expected, strict=False)), (
         f"{call} returned (train {got[0]:.10g}, val {got[1]:.10g}); expected (train "
         f"{expected[0]:.10g}, val {expected[1]:.10g}).{hint}"))
 
@@ -858,7 +869,7 @@ def test_the_loop_is_the_books(candidate, reference, device, case):
             f"({len(got[0])} evaluations); expected {want} ({len(expected[0])})."
             + (hint or " train_model_simple calls your calc_loss_batch and evaluate_model: "
                "make those pass first."))
-    for (name, p), q in zip(model.named_parameters(), twin.parameters()):
+    for (name, p), q in zip(model.named_parameters(), twin.parameters(), strict=False):
         err = (p.detach() - q.detach()).abs().max().item()
         require(torch.allclose(p, q, rtol=1e-6, atol=1e-9), (
             f"{case.describe()}: the losses match but `{name}` ends up to {err:.3g} away from "
@@ -893,13 +904,14 @@ def test_each_step_uses_only_its_own_batchs_gradient(candidate, reference, devic
                 return
             F.cross_entropy(twin(inputs).flatten(0, 1), targets.to(device).flatten()).backward()
             own = [q.grad for q in twin.parameters()]
-            for s, g in zip(summed, own):
+            for s, g in zip(summed, own, strict=False):
                 s += g
             grads = [p.grad if p.grad is not None else torch.zeros_like(p)
                      for p in model.parameters()]
-            if not all(torch.allclose(g, o, rtol=1e-7, atol=1e-10) for g, o in zip(grads, own)):
+            if not all(torch.allclose(g, o, rtol=1e-7, atol=1e-10)
+                       for g, o in zip(grads, own, strict=False)):
                 adds = step[0] > 0 and all(torch.allclose(g, s, rtol=1e-7, atol=1e-10)
-                                           for g, s in zip(grads, summed))
+                                           for g, s in zip(grads, summed, strict=False))
                 problems.append(
                     f"at step {step[0]} the gradients optimizer.step() received were not the "
                     "gradient of the batch just trained on"
@@ -911,7 +923,7 @@ def test_each_step_uses_only_its_own_batchs_gradient(candidate, reference, devic
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(0)
                 candidate.train_model_simple(model, train, val, optimizer, device, 1,
-                                             case.eval_freq, 1)
+                                             case.eval_freq, 1, START_CONTEXT, dense_tokenizer())
         finally:
             handle.remove()
     require(not problems, f"{case.describe()}: {problems[0] if problems else ''}.")
@@ -967,7 +979,7 @@ def test_pretraining_on_the_story_lowers_the_loss(candidate, reference, device):
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
         train_losses, val_losses, seen = candidate.train_model_simple(
-            model, train, val, optimizer, device, 2, 6, 2, "Every effort moves you", tok)
+            model, train, val, optimizer, device, 2, 6, 2, START_CONTEXT, tok)
     require(len(train_losses) == 6 and len(val_losses) == 6,
             f"{call} made {len(train_losses)} evaluations; expected 6 (steps 0, 6, ..., 30).")
     require(train_losses[-1] < 6.5 and val_losses[-1] < 6.7, (
