@@ -25,7 +25,8 @@ decode(ids) -> text (tiktoken's GPT-2 encoding is one); this file imports none.
    TokenWindowDataset(ids, max_length, stride) windows (04-dataset: input ids and the targets
    shifted by one) and batch them with make_loader(dataset, batch_size, shuffle, seed,
    drop_last) (04-dataset: the order depends only on seed). Each batch is (input_batch,
-   target_batch), both (batch_size, max_length) int64.
+   target_batch), both (batch_size, max_length) int64. The text is long enough for one window
+   at least (more than max_length ids): a loader cannot shuffle an empty dataset.
 
 4. calc_loss_batch(input_batch, target_batch, model, device) -> Tensor: move both batches to
    device, run the model, and return the mean cross-entropy over every position of every row:

@@ -141,4 +141,4 @@ def train_model_simple(model, train_loader, val_loader, optimizer, device, num_e
 
 
 def perplexity(loss):
-    return torch.exp(torch.tensor(loss)).item()
+    return torch.exp(torch.tensor(loss, dtype=torch.float64)).item()
