@@ -15,7 +15,7 @@ from torch.utils.data import DataLoader
 
 from grader.blocks import GPTModel, TokenWindowDataset, make_loader  # noqa: F401 (GPTModel: to try)
 
-KATA_EXPECT = {'status': 'fail', 'task': 'train_model_simple', 'category': 'values', 'message': 'counts rows'}
+KATA_EXPECT = {'status': 'fail', 'task': 'train_model_simple', 'category': 'values', 'message': 'tokens_seen counts rows', 'not_message': ['optimizer.zero_grad() is missing', 'evaluation ran in train mode', 'the model stayed in eval mode after an evaluation', 'never called model.train()', 'validation batches were trained on', 'tokens_seen counts batches', 'counted as step 1']}
 
 
 def text_to_token_ids(text: str, tokenizer: Any) -> Tensor:
