@@ -228,6 +228,9 @@ def block_with(block: nn.Module, *, order: str = "pre", residual: bool = True,
         if order == "swapped":
             x = x + block.att(block.norm2(x))
             return x + ff(block.norm1(x))
+        if order == "one norm":
+            x = x + block.att(block.norm1(x))
+            return x + ff(block.norm1(x))
         if not residual:
             return ff(block.norm2(block.att(block.norm1(x))))
         x = x + block.att(block.norm1(x))
@@ -277,6 +280,8 @@ def block_mistakes(block: nn.Module) -> tuple[Mistake, ...]:
                 "input, x = x + drop_shortcut(att(norm1(x)))", block_with(block, residual=False)),
         Mistake("norm1 and norm2 are swapped: norm1 goes before att, norm2 before ff",
                 block_with(block, order="swapped")),
+        Mistake("norm1 normalises both branches and norm2 is never used: the feed-forward "
+                "branch reads norm2(x)", block_with(block, order="one norm")),
         Mistake("the exact (erf) GELU was used in the feed-forward; GPT-2 uses its tanh "
                 "approximation: GELU(approximate=\"tanh\")", block_with(block, activation="none")),
     )
@@ -475,6 +480,23 @@ def test_training_mode_drops_each_branch_before_it_is_added(candidate, reference
             f"difference of {float((out - x).abs().max()):.3g} at flat index {int(worst)}: "
             f"{hint}")
     assert_matches(out, ref.train(), x, what=what)
+
+
+@pytest.mark.task(BLOCK, category="properties")
+def test_the_attention_gets_the_drop_rate(candidate, device):
+    """att is built with dropout=drop_rate: in training mode it drops attention weights, so two
+    passes of block.att differ."""
+    case = TYPICAL
+    block = candidate.TransformerBlock(config_of(candidate, case.cfg)).to(device, torch.float64)
+    att = getattr(block, "att", None)
+    assert isinstance(att, nn.Module), "your TransformerBlock has no submodule att"
+    att.train()
+    x = case.x(device)
+    first, second = att(x), att(x)
+    assert not torch.equal(first, second), (
+        f"{case.describe(BLOCK, on='x')}: block.att gave the same output twice in training "
+        "mode, so its attention dropout is off: build it as MultiHeadAttention(emb_dim, "
+        "emb_dim, context_length, dropout=drop_rate, num_heads=n_heads, qkv_bias=qkv_bias)")
 
 
 @pytest.mark.task(BLOCK, category="properties")
