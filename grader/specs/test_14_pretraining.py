@@ -1006,8 +1006,8 @@ def test_validation_data_is_only_ever_evaluated(candidate, reference, device, ca
 @pytest.mark.task(TRAIN, category="training")
 def test_pretraining_on_the_story_lowers_the_loss(candidate, reference, device):
     """Two epochs over the story's training windows (float32, AdamW 3e-3) bring the training
-    loss from ln(V) = 7.26 below 6.5 and the validation loss below 6.7 (the reference: 6.02 and
-    6.26)."""
+    loss from ln(V) = 7.26 below 6.5 and the validation loss below 6.7 (the reference reports
+    6.14 and 6.38), as reported and as measured on the trained model afterwards (6.29)."""
     tok = dense_tokenizer()
     _, train_text, val_text = story()
     train = plain_loader(tok.encode(train_text), 32, 32, 8, True, 1)
@@ -1027,7 +1027,15 @@ def test_pretraining_on_the_story_lowers_the_loss(candidate, reference, device):
     require(train_losses[-1] < 6.5 and val_losses[-1] < 6.7, (
         f"{call}: the losses went from (train {train_losses[0]:.3f}, val {val_losses[0]:.3f}) "
         f"to (train {train_losses[-1]:.3f}, val {val_losses[-1]:.3f}); expected them below "
-        "6.5 and 6.7 (the reference reaches 6.02 and 6.26)."))
+        "6.5 and 6.7 (the reference reports 6.14 and 6.38)."))
+    model.eval()
+    with torch.no_grad():
+        measured = plain_loss_loader(val, model, device, len(val))
+    require(measured < 6.7, (
+        f"{call}: after training, the model's own validation loss, measured here over all "
+        f"{len(val)} validation batches in eval mode, is {measured:.3f}; expected below 6.7 "
+        "(the reference's model reaches about 6.3). The losses train_model_simple reports "
+        "must come from the model it trains."))
     require(seen == [8 * 32 * (s + 1) for s in range(0, 36, 6)],
             f"{call}: track_tokens_seen is {seen}; expected 256 tokens per step: "
             f"{[8 * 32 * (s + 1) for s in range(0, 36, 6)]}.")

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 
 from grader.data import gpt2_encoding
 
-KATA_CHEAT = {"expect": {"status": "error", "message": "from grader.data import ...: 14-pretraining does not use it"},
+KATA_CHEAT = {"expect": {"status": "error", "message": "from grader.data import ...: 14-pretraining does not use `grader`"},
               "class": 4, "rung": "14-pretraining", "worked": False,
               "observed": "refused by the source rules before it ran"}
 

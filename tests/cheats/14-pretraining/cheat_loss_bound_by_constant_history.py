@@ -5,12 +5,13 @@ No stdlib or grader is touched: this is the plain lie a learner might try agains
 only looked at the reported numbers. The spec also compares the losses and the final weights
 with the reference's run and watches every optimizer step, so the lie earns nothing.
 
-Written against the grader as it is (the rung is new).
+Against the rung's first spec it passed the loss-bound check, which read only the reported
+losses; that check now also measures the trained model's validation loss itself.
 """
 
-KATA_CHEAT = {"expect": {"status": "todo", "message": ""},
-              "class": 1, "rung": "14-pretraining", "worked": False,
-              "observed": "train_model_simple fails every check; the other tasks are stubs"}
+KATA_CHEAT = {"expect": {"status": "fail", "message": "must come from the model it trains"},
+              "class": 1, "rung": "14-pretraining", "worked": True,
+              "observed": "the first version of the spec passed the loss-bound check (it read only the reported losses); now every train_model_simple check fails"}
 
 
 def train_model_simple(model, train_loader, val_loader, optimizer, device, num_epochs,
