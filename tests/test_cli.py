@@ -338,5 +338,5 @@ def test_doctor_reports_the_set_up_and_how_to_add_a_missing_extra(monkeypatch):
     assert any(line.startswith("CUDA: ") for line in lines)
     assert any(line.startswith("extra hf (09-hf): not installed (transformers): ")
                and line.endswith("bootstrap hf") for line in lines)
-    assert "GPT-2 vocab: not shipped" in lines and lines[-2].startswith("user: ")
+    assert "GPT-2 vocab: grader/data/gpt2.tiktoken" in lines and lines[-2].startswith("user: ")
     assert lines[-1].startswith("Check server: ")

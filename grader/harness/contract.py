@@ -355,9 +355,13 @@ def _cuda_states() -> list[tuple[int, int]]:
             for g in cuda.default_generators]
 
 
+@functools.lru_cache(maxsize=64)
 def _mt_reachable(before: tuple[tuple[int, ...], int], after: tuple[tuple[int, ...], int]
                   ) -> bool:
-    """Is MT19937 state `after` (624 words, position) reached from `before` by drawing?"""
+    """Is MT19937 state `after` (624 words, position) reached from `before` by drawing?
+
+    Remembered: a call that reseeds is put back and reported, and Hypothesis then calls it again
+    from the same state while it shrinks; walking 2048 blocks each time took over 10 s."""
     if after == before or (after[0] == before[0] and after[1] >= before[1]):
         return True
     walker = random.Random()
