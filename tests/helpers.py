@@ -17,19 +17,22 @@ AVAILABLE = [rung for rung in load_catalog() if rung.available]
 
 
 @cache
-def _graded(rung_id: str, impl: str, timeout: float | None) -> tuple[RungResult, dict]:
-    result, _ = check_rung(resolve(rung_id), impl=impl, timeout=timeout)
+def _graded(rung_id: str, impl: str, timeout: float | None,
+            task: str | None) -> tuple[RungResult, dict]:
+    result, _ = check_rung(resolve(rung_id), impl=impl, timeout=timeout, task=task)
     return result, dict(runner.last_kill_margins)
 
 
-def grade(rung_id: str, impl: str, timeout: float | None = None) -> RungResult:
-    """Grade once per session; several tests read the same verdict."""
-    return _graded(rung_id, impl, timeout)[0]
+def grade(rung_id: str, impl: str, timeout: float | None = None,
+          task: str | None = None) -> RungResult:
+    """Grade once per session (with `task`, that task's checks alone, as `kata check --task`
+    does); several tests read the same verdict."""
+    return _graded(rung_id, impl, timeout, task)[0]
 
 
-def kill_margins(rung_id: str, impl: str) -> dict[str, dict[str, Any]]:
+def kill_margins(rung_id: str, impl: str, task: str | None = None) -> dict[str, dict[str, Any]]:
     """How far each failed check of that grading failed (grader.runner.last_kill_margins)."""
-    return _graded(rung_id, impl, None)[1]
+    return _graded(rung_id, impl, None, task)[1]
 
 
 def kata_expect(path: Path) -> dict[str, Any]:

@@ -92,8 +92,12 @@ MUTANTS = [(rung, path) for rung in AVAILABLE for path in mutant_files(rung)]
 
 @pytest.mark.parametrize("rung,path", MUTANTS, ids=[f"{r.id}/{p.stem}" for r, p in MUTANTS])
 def test_each_mutant_fails_and_each_alternative_passes(rung: Rung, path, record_property):
+    """An alternative passes the whole rung. A mutant's claim is about one task, so only that
+    task's checks run (`kata check --task`): 2-5x faster, and every assertion below reads that
+    task alone."""
     expect = kata_expect(path)
-    result = grade(rung.id, str(path))
+    task = expect.get("task") if expect["status"] != "pass" else None
+    result = grade(rung.id, str(path), task=task)
     if expect["status"] == "pass":
         assert result.status == "pass", describe(result)
         return
@@ -114,7 +118,7 @@ def test_each_mutant_fails_and_each_alternative_passes(rung: Rung, path, record_
                 and unwanted in t.message.lower()]
         assert not said, (f"a failure of {expect['task']} names {unwanted!r}, a "
                           "mistake this mutant does not make\n" + describe(result))
-    weak = weak_kill(kill_margins(rung.id, str(path)))
+    weak = weak_kill(kill_margins(rung.id, str(path), task))
     if weak:
         record_property("weak_kill", f"{rung.id}/{path.stem}\t{expect['task']}\t{weak}")
 

@@ -216,8 +216,9 @@ def call_top_ops(candidate: Any, load: Workload, k: int | None) -> list[tuple[st
     return result
 
 
-def ranking_mistake(names: list[str], load: Workload) -> str:
-    """Why the wrong op came first, when a classic mistake explains it."""
+def ranking_mistake(names: list[str], load: Workload, times: list[float] | None = None) -> str:
+    """Why the wrong op came first, when a classic mistake explains it (`times`: the times the
+    learner reported with `names`, where there are any)."""
     if not names:
         return "nothing was reported: was fn called inside the `with profile(...)` block?"
     if load.by_total and names[0] == load.by_total:
@@ -225,7 +226,11 @@ def ranking_mistake(names: list[str], load: Workload) -> str:
                 f"of the ops it calls ({load.dominant!r} among them): rank by self time "
                 "(evt.self_cpu_time_total), not evt.cpu_time_total")
     # (an op fn never runs among them: totals carried over from an earlier call, not this)
-    if load.by_call and names[0] == load.by_call and set(names) <= set(own_profile(load)):
+    # ranked by time per call: largest first by the learner's own numbers (a list sorted
+    # smallest first that happens to start with the slowest-per-call op is another mistake)
+    ranked = times is None or times == sorted(times, reverse=True)
+    if (load.by_call and names[0] == load.by_call and ranked
+            and set(names) <= set(own_profile(load))):
         return (f"{names[0]!r} is the slowest per call, but {load.dominant!r} runs 600 times "
                 "and costs more in all: rank by the self time summed over calls "
                 "(key_averages()'s self_cpu_time_total), not by the time per call or by single "
@@ -348,7 +353,7 @@ def test_top_ops_sums_an_op_over_its_calls(candidate, workloads):
     require(bool(names) and names[0] == load.dominant, (
         f"top_ops(fn, ..., k=3) on {load.describe} put {names[0] if names else None!r} first, "
         f"but {load.dominant!r} takes the most time in all. You returned {names}. "
-        f"{ranking_mistake(names, load)}"))
+        f"{ranking_mistake(names, load, [float(micros) for _, micros in result])}"))
 
 
 @pytest.mark.task(TOP, category="values")
