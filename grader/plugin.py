@@ -352,22 +352,32 @@ class CheckStopped(BaseException):
 
 
 CAUGHT_STOP_EXIT = 86  # the worker's exit code when learner code swallowed the check's stop
+STOP_IN_GRADER_EXIT = 87  # ... when the stop landed in the grader's own code and did not end it
 
 
 def _arm_check_timer(state: RunState, item: pytest.Item) -> None:
     fired: list[str] = []
+    in_learner_code: list[bool] = []  # whether the first stop landed in the learner's code
 
     def stop(signum: int, frame: Any) -> None:
         if fired:  # the first stop was caught and the code went on: end the run here
             _disarm_check_timer()
             task, category = _marker_info(item)
+            if in_learner_code:
+                why, code = (". Your code caught the grader's stop and carried on (a bare "
+                             "`except:` or `except BaseException:` around the loop), so the "
+                             "rest of the rung could not run: catch `Exception` at most.",
+                             CAUGHT_STOP_EXIT)
+            else:  # e.g. inside a timing loop or a garbage-collector callback of the grader's
+                why, code = (". The stop landed in the grader's own code, where it could not "
+                             "end the check, so the rest of the rung could not run: make the "
+                             "code this check calls faster.", STOP_IN_GRADER_EXIT)
             state.write("test", nodeid=item.nodeid, name=item.name, rung=state.rung, task=task,
                         category=category, status="fail", duration=0.0, grader_skip=False,
-                        message=fired[0] + ". Your code caught the grader's stop and carried "
-                        "on (a bare `except:` or `except BaseException:` around the loop), so "
-                        "the rest of the rung could not run: catch `Exception` at most.")
-            os._exit(CAUGHT_STOP_EXIT)
+                        message=fired[0] + why)
+            os._exit(code)
         fired.append(_stopped_message(frame, state.impl))
+        in_learner_code.append(_learner_line(frame, state.impl) is not None)
         raise CheckStopped(fired[0])
 
     signal.signal(signal.SIGPROF, stop)
@@ -379,16 +389,19 @@ def _disarm_check_timer() -> None:
     signal.setitimer(signal.ITIMER_PROF, 0, 0)
 
 
+def _learner_line(frame: Any, impl: Path | None) -> tuple[str, int] | None:
+    """The innermost line of the learner's file on the stack, if any."""
+    while frame is not None and impl is not None:
+        if frame.f_code.co_filename == str(impl):
+            return frame.f_code.co_filename, frame.f_lineno
+        frame = frame.f_back
+    return None
+
+
 def _stopped_message(frame: Any, impl: Path | None) -> str:
     """Where the code was: the innermost line of the learner's file, else the innermost line."""
-    innermost, learner = None, None
-    while frame is not None:
-        filename = frame.f_code.co_filename
-        if innermost is None:
-            innermost = (filename, frame.f_lineno)
-        if learner is None and impl is not None and filename == str(impl):
-            learner = (filename, frame.f_lineno)
-        frame = frame.f_back
+    innermost = None if frame is None else (frame.f_code.co_filename, frame.f_lineno)
+    learner = _learner_line(frame, impl)
     where = learner or innermost
     if where is None:
         return f"stopped after {CHECK_CPU_SECONDS:g} s of CPU time"

@@ -631,6 +631,9 @@ def _describe_stop(run: WorkerRun, timeout: float) -> str:
     if code == CAUGHT_STOP_EXIT:
         return (f"stopped{where}: your code caught the grader's stop of a check that ran too "
                 "long and carried on, so the rest of the rung could not run.")
+    if code == STOP_IN_GRADER_EXIT:
+        return (f"stopped{where}: a check ran too long and its stop landed in the grader's own "
+                "code, which could not end it there, so the rest of the rung could not run.")
     if run.finished:
         return (f"the run ended without a result for every check (exit code {code}){where}: "
                 "something in your module stopped the grader's run early.")
@@ -653,6 +656,7 @@ NOT_RUN = "not run: the run stopped before this check"
 # example). The project's mutant tests read it; no report shows it.
 last_kill_margins: dict[str, dict[str, Any]] = {}
 CAUGHT_STOP_EXIT = 86  # grader/plugin.py's; the parent never imports the plugin
+STOP_IN_GRADER_EXIT = 87  # grader/plugin.py's too
 FOREIGN_SKIP = ("your code skipped this check{where}; only the grader skips checks, for its own "
                 "reasons (no GPU, an extra not installed). Return your result instead.")
 

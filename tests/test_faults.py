@@ -394,3 +394,24 @@ def test_a_root_grader_that_could_not_drop_privileges_says_so(tmp_path, monkeypa
     result = CliRunner().invoke(cli, ["check", "08", "--impl", str(module)])
     assert "kata: warning: the grader runs as root but its worker could not switch" \
         in result.stderr, result.output
+
+
+def test_a_stop_names_the_learners_line_or_says_it_landed_in_the_graders_code(tmp_path):
+    """Where a check's CPU stop lands decides what the learner is told: their own line, or the
+    grader's code (then a second stop is not blamed on a bare `except:` of theirs)."""
+    import sys
+
+    from grader import plugin
+
+    learner = tmp_path / "attention.py"
+    learner.write_text("def slow(where):\n    return where()\n", encoding="utf-8")
+    namespace: dict = {}
+    exec(compile(learner.read_text(encoding="utf-8"), str(learner), "exec"), namespace)
+    inside = namespace["slow"](sys._getframe)  # the learner's frame, at its line 2
+    assert plugin._learner_line(inside, learner) == (str(learner), 2)
+    assert "your code was still at attention.py:2 `return where()`" in \
+        plugin._stopped_message(inside, learner)
+    outside = sys._getframe()
+    assert plugin._learner_line(outside, learner) is None
+    assert "(the grader's own code" in plugin._stopped_message(outside, learner)
+    assert plugin.STOP_IN_GRADER_EXIT == runner.STOP_IN_GRADER_EXIT != runner.CAUGHT_STOP_EXIT
