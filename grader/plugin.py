@@ -363,7 +363,7 @@ def _arm_check_timer(state: RunState, item: pytest.Item) -> None:
         if fired:  # the first stop was caught and the code went on: end the run here
             _disarm_check_timer()
             task, category = _marker_info(item)
-            if in_learner_code:
+            if in_learner_code[0]:
                 why, code = (". Your code caught the grader's stop and carried on (a bare "
                              "`except:` or `except BaseException:` around the loop), so the "
                              "rest of the rung could not run: catch `Exception` at most.",
