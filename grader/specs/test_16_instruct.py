@@ -272,10 +272,9 @@ COLLATE_MISTAKES = {
     "none": "no padding target is ignore_index: every one after the first end token must be",
     "pad_zero": "the padding is 0; pad with pad_token_id",
     "not_shifted": "the targets are the inputs, not shifted: targets = padded[1:]",
-    "no_append": "no end token is appended before padding: append one pad_token_id to every "
-                 "item, so the longest one ends with it too",
-    "no_plus_one": "the batch is padded to the longest item's length, without the +1 for the "
-                   "end token",
+    "no_append": "the batch is padded to the longest item's length, with no end token "
+                 "appended: append one pad_token_id to every item (pad to the longest + 1), so "
+                 "the longest one ends with it too",
     "inputs_only": "only the inputs are cut to allowed_max_length; cut the targets too",
     "cut_short": "the rows are cut to allowed_max_length - 1",
     "cut_long": "the rows are cut to allowed_max_length + 1",
@@ -284,22 +283,47 @@ COLLATE_MISTAKES = {
 }
 
 
+# A batch every mistake above shows on: a diagnosis is named only when the learner's answer is
+# the mistake's on the failing batch and on this one too, so a draw where two rules happen to
+# agree (one padding target only, a pad id inside the text) names nothing.
+PROBE = [[11, 12, 13, 14, 15], [21, 22], [31]]
+
+
 def collate_mistake(got: tuple[list[list[int]], list[list[int]]], batch: list[list[int]],
-                    pad: int, ignore: int, max_length: int | None) -> str:
-    args = (batch, pad, ignore, max_length)
-    return diagnose(got, COLLATE_MISTAKES, {
-        "all": lambda: book_collate(*args, mask="all"),
-        "none": lambda: book_collate(*args, mask="none"),
-        "pad_zero": lambda: book_collate(*args, pad_with=0),
-        "not_shifted": lambda: book_collate(*args, shift=False),
-        "no_append": lambda: book_collate(*args, append=False),
-        "no_plus_one": lambda: book_collate(*args, extra=0),
-        "inputs_only": lambda: book_collate(*args, cut_targets=False),
-        "cut_short": lambda: book_collate(*args, cut_offset=-1),
-        "cut_long": lambda: book_collate(*args, cut_offset=1),
-        "ignore_fixed": lambda: book_collate(batch, pad, -100, max_length),
-        "pad_fixed": lambda: book_collate(batch, END_OF_TEXT_ID, ignore, max_length),
+                    pad: int, ignore: int, max_length: int | None,
+                    probe: tuple[list[list[int]], list[list[int]]] | None) -> str:
+    if probe is None:
+        return ""
+    probe_length = None if max_length is None else min(max_length, 4)
+
+    def both(**mistake: Any) -> Callable[[], Any]:
+        b_pad, b_ignore = mistake.pop("b_pad", pad), mistake.pop("b_ignore", ignore)
+        return lambda: (book_collate(batch, b_pad, b_ignore, max_length, **mistake),
+                        book_collate(PROBE, b_pad, b_ignore, probe_length, **mistake))
+
+    return diagnose((got, probe), COLLATE_MISTAKES, {
+        "all": both(mask="all"),
+        "none": both(mask="none"),
+        "pad_zero": both(pad_with=0),
+        "not_shifted": both(shift=False),
+        "no_append": both(append=False, extra=0),
+        "inputs_only": both(cut_targets=False),
+        "cut_short": both(cut_offset=-1),
+        "cut_long": both(cut_offset=1),
+        "ignore_fixed": both(b_ignore=-100),
+        "pad_fixed": both(b_pad=END_OF_TEXT_ID),
     })
+
+
+def probe_rows(candidate: Any, kwargs: dict[str, Any]) -> Any:
+    """The learner's rows for PROBE with the same arguments, or None when that call fails."""
+    if "allowed_max_length" in kwargs:
+        kwargs = {**kwargs, "allowed_max_length": min(kwargs["allowed_max_length"], 4)}
+    try:
+        got = candidate.custom_collate_fn(copy.deepcopy(PROBE), **kwargs)
+        return ([row.tolist() for row in got[0].cpu()], [row.tolist() for row in got[1].cpu()])
+    except Exception:  # noqa: BLE001 - no diagnosis then; the failure itself is reported
+        return None
 
 
 def check_collate(candidate: Any, batch: list[list[int]], pad: int, ignore: int,
@@ -331,7 +355,8 @@ def check_collate(candidate: Any, batch: list[list[int]], pad: int, ignore: int,
                 f"{call}: {name} has shape {tuple(tensor.shape)}; expected "
                 f"({len(batch)}, {width}) (the longest item + 1 end token - 1 for the shift"
                 f"{', then cut to allowed_max_length' if max_length is not None else ''})."
-                + collate_mistake(rows, batch, pad, ignore, max_length))
+                + collate_mistake(rows, batch, pad, ignore, max_length,
+                                  probe_rows(candidate, kwargs)))
     for name, got_rows, want_rows in (("inputs", rows[0], want_in), ("targets", rows[1], want_t)):
         for b, (got_row, want_row) in enumerate(zip(got_rows, want_rows, strict=True)):
             if got_row != want_row:
@@ -340,7 +365,8 @@ def check_collate(candidate: Any, batch: list[list[int]], pad: int, ignore: int,
                 raise AssertionError(
                     f"{call}: {name}[{b}, {j}] is {got_row[j]}, expected {want_row[j]} (row "
                     f"{b}: yours {got_row}, expected {want_row})."
-                    + collate_mistake(rows, batch, pad, ignore, max_length))
+                    + collate_mistake(rows, batch, pad, ignore, max_length,
+                                  probe_rows(candidate, kwargs)))
 
 
 ids = st.integers(0, 50_300).filter(lambda i: i != END_OF_TEXT_ID)
