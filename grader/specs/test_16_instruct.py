@@ -68,7 +68,7 @@ def first_difference(got: str, want: str) -> str:
 
 def diagnose(got: Any, mistakes: dict[str, str], computed: dict[str, Callable[[], Any]],
              same: Callable[[Any, Any], bool] = lambda a, b: a == b) -> str:
-    """' Likely mistake: <description>.' for the first mistake whose result equals `got`."""
+    """The named diagnosis of the first mistake whose result equals `got`, or ''."""
     for key, compute in computed.items():
         try:
             if same(got, compute()):
