@@ -599,6 +599,8 @@ scored = st.lists(st.tuples(entries, st.one_of(st.just(""), words),
                ({"instruction": "Add.", "input": "1 and 2", "output": "3"}, "", "50"),
                ({"instruction": "Name it.", "input": "", "output": "x"}, "y", "bad"),
                ({"instruction": "Name it.", "input": "", "output": "z"}, "z", " 77\n")])
+@example(rows=[({"instruction": "Add.", "input": "2 and 2", "output": "4"}, "4", "3.5"),
+               ({"instruction": "Add.", "input": "1 and 2", "output": "3"}, "3", "60")])
 def test_the_judge_is_asked_the_books_question(candidate, rows):
     """One question per non-empty response, in order, worded as the book's; int(answer)
     appended, 0 for an empty response, unreadable answers skipped."""
