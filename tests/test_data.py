@@ -66,3 +66,17 @@ def test_the_offline_encoding_equals_tiktokens_own_where_it_is_cached():
     own = tiktoken.get_encoding("gpt2")
     text = data.the_verdict()
     assert data.gpt2_encoding().encode(text) == own.encode(text)
+
+
+def test_the_instruction_set_is_the_documented_one():
+    path = data.INSTRUCTION_DATA_PATH
+    sha256 = "ed374cd8c8c4934c705426c76abd8e16b672d29527353ea4d0d006d45e7eba87"
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == sha256
+    assert sha256 in (data.DATA_DIR / "README.md").read_text(encoding="utf-8")
+    entries = data.instruction_data()
+    assert len(entries) == 68
+    assert sum(entry["input"] == "" for entry in entries) == 20
+    assert all(set(entry) == {"instruction", "input", "output"} and entry["instruction"]
+               and entry["output"] for entry in entries)
+    entries[0]["output"] = "changed"
+    assert data.instruction_data()[0]["output"] != "changed"  # a fresh list on every call

@@ -1,6 +1,7 @@
 """The data files the project ships, and the one way to reach them: GPT-2's byte-pair ranks, from
 which the GPT-2 encoding is built offline, and "The Verdict", a public-domain short story to
-tokenize and pretrain on (README.md beside this file gives each file's origin and licence).
+tokenize and pretrain on, and a small instruction set in the Alpaca JSON shape (README.md beside
+this file gives each file's origin and licence).
 
 Nothing here reaches the network: `tiktoken.get_encoding("gpt2")` would download its vocabulary
 at first use, and graders run offline.
@@ -10,11 +11,13 @@ from __future__ import annotations
 
 import base64
 import functools
+import json
 from pathlib import Path
 
 DATA_DIR = Path(__file__).resolve().parent
 GPT2_RANKS_PATH = DATA_DIR / "gpt2.tiktoken"
 THE_VERDICT_PATH = DATA_DIR / "the-verdict.txt"
+INSTRUCTION_DATA_PATH = DATA_DIR / "instruction-data.json"
 END_OF_TEXT = "<|endoftext|>"
 END_OF_TEXT_ID = 50256
 
@@ -53,3 +56,11 @@ def gpt2_encoding():  # -> tiktoken.Encoding (tiktoken stays a lazy import)
 def the_verdict() -> str:
     """Edith Wharton's "The Verdict" (1908), 20,479 characters."""
     return THE_VERDICT_PATH.read_text(encoding="utf-8")
+
+
+def instruction_data() -> list[dict[str, str]]:
+    """The project's own 68 instruction entries, {"instruction", "input", "output"} each (20 with
+    an empty input), in the order the file has them: a fresh list on every call."""
+    entries = json.loads(INSTRUCTION_DATA_PATH.read_text(encoding="utf-8"))
+    return [{key: str(entry[key]) for key in ("instruction", "input", "output")}
+            for entry in entries]
