@@ -208,17 +208,15 @@ def test_max_length_cuts_the_longer_texts(candidate):
     ids and .max_length is max_length."""
     tok = gpt2_encoding()
     rows = [(1, "WIN free prize! call now 12345"), (0, "ok")]
-    try:
-        dataset = candidate.SpamDataset(io.StringIO(csv_text(rows)), tok, max_length=4)
-        lengths = [len(dataset[i][0]) for i in range(2)]
-    except (RuntimeError, ValueError) as exc:
-        raise AssertionError(f"SpamDataset(2 rows of {[len(tok.encode(t)) for _, t in rows]} "
-                             f"ids, max_length=4) raised {type(exc).__name__}: {exc}"[:300]
-                             + f". It looks like {DATASET_MISTAKES['longest']}.") from None
+    dataset = candidate.SpamDataset(io.StringIO(csv_text(rows)), tok, max_length=4)
+    lengths = [len(dataset[i][0]) for i in range(2)]
+    longest = len(tok.encode(rows[0][1]))
+    hint = (f" It looks like {DATASET_MISTAKES['longest']}."
+            if lengths == [longest, longest] else "")
     require(dataset.max_length == 4 and lengths == [4, 4], (
         f"SpamDataset(2 rows of {[len(tok.encode(t)) for _, t in rows]} ids, max_length=4) "
-        f"gives items of {lengths} ids and .max_length {dataset.max_length}; expected 4 and 4. "
-        f"It looks like {DATASET_MISTAKES['longest']}."))
+        f"gives items of {lengths} ids and .max_length {dataset.max_length}; expected 4 and 4."
+        + hint))
 
 
 @pytest.mark.task(DATASET, category="values")
@@ -230,14 +228,13 @@ def test_the_shipped_set_loads(candidate):
         f"SpamDataset(the shipped training split, GPT-2's encoding) has {len(dataset)} items "
         f"and .max_length {dataset.max_length}; expected 420 and 25."))
     rows = list(csv.DictReader(io.StringIO(spam_csv("train"))))
-    loader = DataLoader(dataset, batch_size=420)
-    inputs, labels = next(iter(loader))
-    require(labels.tolist() == [int(r["Label"]) for r in rows],
-            "SpamDataset(the shipped training split): the labels are not the rows' Labels in "
-            "order.")
-    require(inputs[:, -1].eq(END_OF_TEXT_ID).sum() > 300, (
-        "SpamDataset(the shipped training split): fewer than 300 of the 420 rows end in "
-        f"{END_OF_TEXT_ID}; the short texts are padded on the right with pad_token_id."))
+    for i in range(0, 420, 23):  # every 23rd row: the guard watches each call
+        ids, label = dataset[i]
+        expected = padded(tok.encode(rows[i]["Text"]), 25, END_OF_TEXT_ID)
+        require(int(label) == int(rows[i]["Label"]) and ids.tolist() == expected, (
+            f"SpamDataset(the shipped training split)[{i}] is ({ids.tolist()}, {int(label)}); "
+            f"expected ({expected}, {rows[i]['Label']}): row {i}'s ids padded with "
+            f"{END_OF_TEXT_ID} to 25, and its Label."))
 
 
 # --- replace_head -------------------------------------------------------------------------------
@@ -518,12 +515,13 @@ def test_the_loader_loss_is_the_mean_of_batch_losses(candidate, device, case):
                        case.describe(LOSS_LOADER))
         losses = loss_of(batches, model, device, len(batches))
     expected = sum(losses[:n]) / n
-    computes = {"over": lambda: sum(losses[:n + 1]) / len(losses[:n + 1]),
+    computes = {"over": lambda: sum(losses[:n + 1]) / n if n < len(losses) else None,
                 "under": lambda: sum(losses[:n - 1]) / (n - 1),
                 "len": lambda: sum(losses[:n]) / len(batches)}
     require(close(got, expected), f"{case.describe(LOSS_LOADER)} returned {got:.12g}; expected "
             f"{expected:.12g}, the mean of the first {n} batch losses."
-            + first_matching(got, LOADER_MISTAKES, computes, close))
+            + first_matching(got, LOADER_MISTAKES, computes,
+                             lambda a, b: b is not None and close(a, b)))
 
 
 @pytest.mark.task(LOSS_LOADER, category="properties")
@@ -576,7 +574,7 @@ def test_accuracy_is_right_answers_over_examples(candidate, device, case):
             f"{expected!r} ({sum(r for r, _ in parts[:n])} right of "
             f"{sum(e for _, e in parts[:n])} examples)."
             + first_matching(got, LOADER_MISTAKES, computes, lambda a, b: b is not None
-                             and abs(a - b) < 1e-12))
+                             and abs(a - b) < 1e-6))  # a float32 mean per batch: near, not equal
 
 
 @pytest.mark.task(ACCURACY, category="values")
@@ -671,7 +669,7 @@ def test_evaluation_hands_back_train_mode(candidate, reference, device):
 @dataclass(frozen=True)
 class RunCase:
     seed: int
-    rows: int = 48
+    rows: int = 32
     batch_size: int = 8
     num_epochs: int = 2
     eval_freq: int = 2
