@@ -194,8 +194,8 @@ def test_the_dataset_pads_and_cuts_the_encoded_texts(candidate, case):
         got = got_ids.tolist()
         if got != expected:
             worst = next(j for j, (a, b) in enumerate(zip(got, expected, strict=True)) if a != b)
-            computes = {"zero": lambda: padded(ids, length, 0) if pad != 0 else None,
-                        "early": lambda: padded(ids[:length - 1], length, pad)}
+            computes = {"zero": lambda ids=ids: padded(ids, length, 0) if pad != 0 else None,
+                        "early": lambda ids=ids: padded(ids[:length - 1], length, pad)}
             raise AssertionError(
                 f"{call}[{i}]: position {worst} holds {got[worst]}, expected {expected[worst]} "
                 f"(ids {got[:12]}..., expected {expected[:12]}...)."
