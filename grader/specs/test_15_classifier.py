@@ -849,13 +849,15 @@ CLASSIFY_MISTAKES = {
 @example(words=["WIN", "free", "prize!"], max_length=None, seed=0)
 @example(words=["hi", "mum", "see you", "tonight"], max_length=12, seed=1)
 @example(words=["call"] * 12, max_length=6, seed=2)
+@example(words=["call", "now"] * 10, max_length=None, seed=3)  # 20 ids: cut to the context, 16
 def test_the_review_is_classified_from_its_padded_ids(candidate, reference, device, words,
                                                        max_length, seed):
     """classify_review feeds the model the text's ids cut to the context length (16) and, with
     max_length, cut and padded to it, and returns "spam" for class 1, else "not spam"."""
     text = " ".join(words)
     tok = gpt2_encoding()
-    model = tiny_gpt(reference, seed, drop_rate=0.5, device=device).train()
+    # emb_dim 8, context 16: a cut at the wrong axis of pos_emb.weight shows
+    model = tiny_gpt(reference, seed, emb_dim=8, drop_rate=0.5, device=device).train()
     ids = tok.encode(text)[:16]
     expected_ids = ids if max_length is None else padded(ids, max_length, END_OF_TEXT_ID)
     kwargs = {} if max_length is None else {"max_length": max_length}
