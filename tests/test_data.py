@@ -80,3 +80,34 @@ def test_the_instruction_set_is_the_documented_one():
                and entry["output"] for entry in entries)
     entries[0]["output"] = "changed"
     assert data.instruction_data()[0]["output"] != "changed"  # a fresh list on every call
+
+
+def test_the_spam_set_is_balanced_and_split_as_documented():
+    import csv
+    import io
+
+    rows = list(csv.DictReader(io.StringIO(data.spam_csv())))
+    assert len(rows) == 600 and sum(int(r["Label"]) for r in rows) == 300
+    assert set(rows[0]) == {"Label", "Text"} and {r["Label"] for r in rows} == {"0", "1"}
+    parts = {split: list(csv.DictReader(io.StringIO(data.spam_csv(split))))
+             for split in data.SPAM_SPLITS}
+    assert {s: len(p) for s, p in parts.items()} == {"train": 420, "validation": 60, "test": 120}
+    assert {s: sum(int(r["Label"]) for r in p) for s, p in parts.items()} == {
+        "train": 207, "validation": 36, "test": 57}
+    assert parts["train"] + parts["validation"] + parts["test"] == rows
+    lengths = [len(data.gpt2_encoding().encode(r["Text"])) for r in parts["train"]]
+    assert max(lengths) == 25
+
+
+def test_the_spam_set_is_what_its_script_writes(tmp_path):
+    import hashlib
+    import runpy
+
+    script = data.DATA_DIR.parent.parent / "scripts" / "make-spam-set"
+    namespace = runpy.run_path(str(script), run_name="make_spam_set")
+    namespace["main"].__globals__["OUT"] = tmp_path / "sms-spam.csv"
+    namespace["main"]()
+    written = (tmp_path / "sms-spam.csv").read_bytes()
+    assert written == data.SPAM_PATH.read_bytes()
+    assert hashlib.sha256(written).hexdigest() == (
+        "2b19bd3412f6287524521d2088bcc3f4c4d1eff91d00b001e703ad6a55f16ede")

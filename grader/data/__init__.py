@@ -1,6 +1,7 @@
 """The data files the project ships, and the one way to reach them: GPT-2's byte-pair ranks, from
 which the GPT-2 encoding is built offline, and "The Verdict", a public-domain short story to
-tokenize and pretrain on, and a small instruction set in the Alpaca JSON shape (README.md beside
+tokenize and pretrain on, a small labelled set of SMS-style messages to fine-tune a
+classifier on, and a small instruction set in the Alpaca JSON shape (README.md beside
 this file gives each file's origin and licence).
 
 Nothing here reaches the network: `tiktoken.get_encoding("gpt2")` would download its vocabulary
@@ -18,6 +19,9 @@ DATA_DIR = Path(__file__).resolve().parent
 GPT2_RANKS_PATH = DATA_DIR / "gpt2.tiktoken"
 THE_VERDICT_PATH = DATA_DIR / "the-verdict.txt"
 INSTRUCTION_DATA_PATH = DATA_DIR / "instruction-data.json"
+SPAM_PATH = DATA_DIR / "sms-spam.csv"
+# The split of sms-spam.csv by row, the book's 70% / 10% / 20%: (first row, end) of each part.
+SPAM_SPLITS = {"train": (0, 420), "validation": (420, 480), "test": (480, 600)}
 END_OF_TEXT = "<|endoftext|>"
 END_OF_TEXT_ID = 50256
 
@@ -64,3 +68,15 @@ def instruction_data() -> list[dict[str, str]]:
     entries = json.loads(INSTRUCTION_DATA_PATH.read_text(encoding="utf-8"))
     return [{key: str(entry[key]) for key in ("instruction", "input", "output")}
             for entry in entries]
+
+
+def spam_csv(split: str | None = None) -> str:
+    """The project's labelled SMS-style messages as CSV text with the book's "Label","Text"
+    header (Label 1 = spam, 0 = ham): all 600 rows, or one part of SPAM_SPLITS ("train" 420
+    rows, "validation" 60, "test" 120), each part balanced within a few rows."""
+    lines = SPAM_PATH.read_text(encoding="utf-8").splitlines(keepends=True)
+    header, rows = lines[0], lines[1:]  # one message per line: no text holds a line break
+    if split is None:
+        return header + "".join(rows)
+    start, end = SPAM_SPLITS[split]
+    return header + "".join(rows[start:end])
