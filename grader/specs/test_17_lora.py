@@ -273,7 +273,8 @@ A_INIT_MISTAKES = (
      lambda A, case: bool((A == 0).all())),
     ("A was drawn from a standard normal (torch.randn); the book draws it uniform with "
      "kaiming_uniform_(A, a=math.sqrt(5))",
-     lambda A, case: math.isclose(A.std().item(), 1.0, rel_tol=0.15)),
+     lambda A, case: math.isclose(A.std().item(), 1.0, rel_tol=0.15)
+     and A.abs().max().item() > 2.5 * A.std().item()),
     ("A's bound was taken from in_dim; kaiming_uniform_ on an (in_dim, rank) tensor takes "
      "fan_in from the second dimension, rank",
      lambda A, case: math.isclose(A.abs().max().item(), 1 / math.sqrt(case[0]), rel_tol=0.05)),
@@ -311,8 +312,8 @@ def test_A_is_initialised_uniform_as_the_book_does(candidate, in_dim, out_dim, r
 
 @pytest.mark.task(LAYER, category="values")
 @given(case=cases())
-@example(case=TYPICAL)
 @example(case=SQUARE)
+@example(case=TYPICAL)
 def test_lora_layer_computes_alpha_x_A_B(candidate, case):
     """forward(x) = alpha * (x @ A @ B) over any leading dims, for A and B set by the spec."""
     layer = make_layer(candidate, case)
@@ -382,8 +383,8 @@ def test_linear_with_lora_keeps_the_linear_and_adds_a_lora_layer(candidate):
 
 @pytest.mark.task(ADAPTED, category="values")
 @given(case=cases())
-@example(case=TYPICAL)
 @example(case=SQUARE)
+@example(case=TYPICAL)
 def test_linear_with_lora_adds_the_update_to_the_linear(candidate, case):
     """forward(x) = linear(x) + alpha * (x @ A @ B), bias included."""
     check_adapter_output(candidate, ADAPTED, case)
@@ -431,8 +432,8 @@ def test_merged_variant_has_the_same_attributes(candidate):
 
 @pytest.mark.task(MERGED, category="values")
 @given(case=cases())
-@example(case=TYPICAL)
 @example(case=SQUARE)
+@example(case=TYPICAL)
 def test_merged_variant_computes_what_linear_with_lora_does(candidate, case):
     """forward(x) = F.linear(x, W + alpha * (A @ B).T, bias) = linear(x) + alpha * x @ A @ B."""
     check_adapter_output(candidate, MERGED, case)
@@ -452,9 +453,15 @@ def test_merged_variant_gradients(candidate, reference):
 
 def replacement_problem(before: dict[str, nn.Module], model: nn.Module, what: str) -> str:
     """Why `model` is not `before` with every Linear adapted (names -> modules before), or ''."""
-    after = dict(model.named_modules())
+    def at(name: str) -> nn.Module | None:  # walk the attributes (a dotted attribute is no path)
+        try:
+            return model.get_submodule(name)
+        except AttributeError:
+            return None
+
+    after = {name: at(name) for name in before}
     linears = [name for name, module in before.items() if type(module) is nn.Linear]
-    missed = [name for name in linears if not is_adapter(after.get(name, nn.Identity()))]
+    missed = [name for name in linears if not is_adapter(after[name] or nn.Identity())]
     if missed:
         top = [name for name in linears if "." not in name]
         nested = [name for name in linears if "." in name]
@@ -476,7 +483,7 @@ def replacement_problem(before: dict[str, nn.Module], model: nn.Module, what: st
             return (f"{what}: {name} ({type(module).__name__}) is no longer the module it was "
                     f"(now {kind(after.get(name))}); only nn.Linear modules get an adapter, "
                     "every other module stays as it is.")
-    adapters = [name for name, module in after.items() if is_adapter(module)]
+    adapters = [module for module in model.modules() if is_adapter(module)]
     if len(adapters) != len(linears):
         return (f"{what}: the model has {len(adapters)} adapters for its {len(linears)} "
                 "nn.Linear modules; each Linear gets exactly one.")
