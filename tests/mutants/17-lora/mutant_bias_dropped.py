@@ -19,7 +19,7 @@ KATA_EXPECT = {'status': 'fail',
  'task': 'LinearWithLoRA',
  'category': 'values',
  'message': "the linear's bias was dropped",
- 'not_message': ['added twice']}
+ 'not_message': ['output was added twice']}
 
 
 class LoRALayer(nn.Module):

@@ -19,7 +19,7 @@ KATA_EXPECT = {'status': 'fail',
  'task': 'LinearWithLoRAMerged',
  'category': 'values',
  'message': 'alpha was left out: the update',
- 'not_message': ['transposed']}
+ 'not_message': ['the update was transposed']}
 
 
 class LoRALayer(nn.Module):
