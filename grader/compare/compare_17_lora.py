@@ -5,7 +5,6 @@ Run by the grader's worker like a spec (grader/harness/comparison_row.py says ho
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 import pytest
@@ -44,20 +43,33 @@ def _adapter(module: Any, cls: str, device: torch.device) -> nn.Module:
     return _set_lora(getattr(module, cls)(linear, RANK, ALPHA).to(device), device)
 
 
-@pytest.mark.task("LoRALayer", category="values")
-@pytest.mark.parametrize("cls", ["LoRALayer", "LinearWithLoRA", "LinearWithLoRAMerged"])
-def test_adapters(candidate, reference, device, cls):
+def _adapter_row(candidate: Any, reference: Any, device: torch.device, cls: str) -> None:
     mine, theirs = _adapter(candidate, cls, device), _adapter(reference, cls, device)
     make_inputs = _x(device)
     with torch.no_grad():
         learner_output, reference_output = mine(*make_inputs(0)), theirs(*make_inputs(0))
     report_row(learner_output, reference_output, (without_grad(mine), without_grad(theirs)),
-               make_inputs, note=f"{cls}, {IN} -> {OUT}, rank {RANK}, x ({B}, {T}, {IN})")
+               make_inputs, note=f"{IN} -> {OUT}, rank {RANK}, x ({B}, {T}, {IN})")
 
 
-def _gpt(reference: Any, device: torch.device) -> nn.Module:
+@pytest.mark.task("LoRALayer", category="values")
+def test_lora_layer(candidate, reference, device):
+    _adapter_row(candidate, reference, device, "LoRALayer")
+
+
+@pytest.mark.task("LinearWithLoRA", category="values")
+def test_linear_with_lora(candidate, reference, device):
+    _adapter_row(candidate, reference, device, "LinearWithLoRA")
+
+
+@pytest.mark.task("LinearWithLoRAMerged", category="values")
+def test_linear_with_lora_merged(candidate, reference, device):
+    _adapter_row(candidate, reference, device, "LinearWithLoRAMerged")
+
+
+def _gpt(module: Any, device: torch.device) -> nn.Module:
     torch.manual_seed(0)
-    return reference.GPTModel(CFG).to(device).eval()
+    return module.GPTModel(CFG).to(device).eval()
 
 
 def _ids(device: torch.device) -> Any:
@@ -67,15 +79,21 @@ def _ids(device: torch.device) -> Any:
     return ids
 
 
+def _adapted(module: Any, device: torch.device) -> nn.Module:
+    """The same GPT, adapted with `module`'s own classes (its merge knows only those)."""
+    adapted = module.freeze_and_add_lora(_gpt(module, device), RANK, ALPHA).to(device)
+    for name, param in adapted.named_parameters():
+        if name.endswith("lora.B"):
+            with torch.no_grad():
+                param.copy_(randn(tuple(param.shape), 2, torch.float32, device) / 100)
+    return adapted
+
+
 @pytest.mark.task("merge_lora", category="values")
 def test_merged_gpt(candidate, reference, device):
-    base = _gpt(reference, device)
-    adapted = reference.freeze_and_add_lora(copy.deepcopy(base), RANK, ALPHA).to(device)
-    for module in adapted.modules():
-        if isinstance(module, reference.LoRALayer):
-            _set_lora(module, device)
-    mine = candidate.merge_lora(copy.deepcopy(adapted))
-    theirs = reference.merge_lora(copy.deepcopy(adapted))
+    adapted = _adapted(reference, device)
+    mine = candidate.merge_lora(_adapted(candidate, device))
+    theirs = reference.merge_lora(_adapted(reference, device))
     make_inputs = _ids(device)
     with torch.no_grad():
         learner_output, reference_output = mine(*make_inputs(0)), theirs(*make_inputs(0))
