@@ -3,10 +3,9 @@
 import pytest
 
 from grader.catalog import REPO_ROOT, SPECS_DIR, UnknownRung, load_catalog, resolve
-from grader.plugin import CATEGORIES
 from grader.pristine import STUBS_DIR, pristine_stub
 
-from .helpers import AVAILABLE, MUTANTS_DIR, grade
+from .helpers import AVAILABLE, MUTANTS_DIR
 
 RUNG_IDS = [
     "01-tensors", "02-autograd", "03-module", "04-dataset", "05-training-loop", "06-amp",
@@ -53,13 +52,6 @@ def test_available_rungs_ship_stub_readme_reference_spec_and_mutants():
         assert rung.spec_path.is_file(), rung.spec_path
         assert list((MUTANTS_DIR / rung.id).glob("mutant_*.py")), rung.id
         assert len(list((MUTANTS_DIR / rung.id).glob("alt_*.py"))) >= 2, rung.id
-
-
-def test_spec_tasks_are_exactly_the_catalog_tasks_and_categories_are_known():
-    for rung in AVAILABLE:
-        tests = grade(rung.id, "reference").tests
-        assert {t.task for t in tests} == set(rung.tasks), rung.id
-        assert {t.category for t in tests} <= set(CATEGORIES), rung.id
 
 
 def test_no_exercise_reference_or_spec_outside_the_catalog():

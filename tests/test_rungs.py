@@ -10,6 +10,7 @@ import pytest
 
 from grader.catalog import Rung
 from grader.harness.candidate import load_module_from_path
+from grader.plugin import CATEGORIES
 
 from .helpers import AVAILABLE, describe, grade, kata_expect, kill_margins, mutant_files, texts
 
@@ -30,8 +31,10 @@ def test_the_stub_grades_todo_task_by_task(rung: Rung):
 
 
 @BY_ID
-def test_the_reference_passes_every_check(rung: Rung):
+def test_the_reference_passes_every_check_of_exactly_the_catalogs_tasks(rung: Rung):
     result = grade(rung.id, "reference")
+    assert {t.task for t in result.tests} == set(rung.tasks), describe(result)
+    assert {t.category for t in result.tests} <= set(CATEGORIES), describe(result)
     assert result.status == "pass", describe(result)
     assert result.points == rung.points
     assert {t.status for t in result.tests} <= {"pass", "skipped"}, describe(result)
