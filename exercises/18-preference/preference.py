@@ -145,4 +145,3 @@ def ppo_clipped_objective(logprobs: Tensor, old_logprobs: Tensor, advantages: Te
     """PPO's clipped surrogate objective (to maximise; the loss is its negative)."""
     # TODO(18-preference): ratio from logprobs, min of unclipped and clipped times advantages, mean.
     raise NotImplementedError("18-preference: ppo_clipped_objective")
-
