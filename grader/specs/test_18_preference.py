@@ -390,6 +390,22 @@ def test_dpo_loss_is_the_books(candidate, device, case):
 
 
 @pytest.mark.task(DPO, category="values")
+def test_dpo_beta_defaults_to_0_1(candidate, device):
+    """Without beta the loss uses the book's beta=0.1."""
+    case = DPOCase(4, 0, 0.1, 5.0)
+    tensors = case.tensors(device)
+    call = "compute_dpo_loss(four (4,) float64 log-probabilities, no beta)"
+    default = scalar(three(candidate.compute_dpo_loss(*tensors), call)[0], call)
+    explicit = scalar(candidate.compute_dpo_loss(*tensors, beta=0.1)[0], call)
+    expected = float(dpo_loss(*tensors, beta=0.1))
+    if close(explicit, expected):
+        require(close(default, expected), (
+            f"{call} gave loss {default!r}, but {explicit!r} (right) with beta=0.1: beta "
+            "defaults to 0.1, as the book's does."))
+    require(close(default, expected), f"{call} gave loss {default!r}; expected {expected!r}.")
+
+
+@pytest.mark.task(DPO, category="values")
 @given(case=dpo_cases)
 @example(case=DPOCase(4, 0, 0.5))
 def test_dpo_rewards_are_the_books(candidate, device, case):
