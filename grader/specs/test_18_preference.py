@@ -818,7 +818,8 @@ def test_reward_loss_gradient_is_the_closed_forms(candidate, device, case):
 
 @dataclass(frozen=True)
 class PPOCase:
-    """Log-probabilities, the rollout's, and advantages; ratios spread across both clip edges."""
+    """Log-probabilities, the rollout's, and advantages; ratios spread across both clip edges
+    (from 4 elements on, the first four lie past each edge with each sign of the advantage)."""
 
     shape: tuple[int, ...]
     seed: int
@@ -828,6 +829,11 @@ class PPOCase:
         old = -randn(self.shape, self.seed, device=device).abs() - 0.5
         logprobs = old + randn(self.shape, self.seed + 1, device=device, scale=0.4)
         advantages = randn(self.shape, self.seed + 2, device=device)
+        if old.numel() >= 4:  # one element past each clip edge, for each sign of the advantage
+            ratios = torch.tensor([1.5, 0.5, 0.5, 1.5], dtype=torch.float64, device=device)
+            signs = torch.tensor([1.0, 1.0, -1.0, -1.0], dtype=torch.float64, device=device)
+            logprobs.view(-1)[:4] = old.view(-1)[:4] + ratios.log()
+            advantages.view(-1)[:4] = signs * advantages.view(-1)[:4].abs()
         return logprobs, old, advantages
 
     def describe(self) -> str:
