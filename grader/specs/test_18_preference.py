@@ -833,7 +833,8 @@ class PPOCase:
             ratios = torch.tensor([1.5, 0.5, 0.5, 1.5], dtype=torch.float64, device=device)
             signs = torch.tensor([1.0, 1.0, -1.0, -1.0], dtype=torch.float64, device=device)
             logprobs.view(-1)[:4] = old.view(-1)[:4] + ratios.log()
-            advantages.view(-1)[:4] = signs * advantages.view(-1)[:4].abs()
+            # magnitudes past 1 + eps too, so clipping the advantages shows
+            advantages.view(-1)[:4] = signs * (1.5 + advantages.view(-1)[:4].abs())
         return logprobs, old, advantages
 
     def describe(self) -> str:
