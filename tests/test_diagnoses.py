@@ -7,8 +7,11 @@ shrink: a diagnosis missing from it fails, and so does one listed that is now co
 A diagnosis is any text a spec can show as the likely mistake, wherever it is written:
 - the description of a `Mistake(...)` (a string or an f-string);
 - a string that contains "Likely mistake:" (the text after it);
-- the first item of each entry of a `*_MISTAKES` table (tuples) or each value (dicts);
-- a string returned by a function named `*mistake*`, `*advice*` or `*explain*` that returns str.
+- the first item of each entry of a `*_MISTAKES` table (tuples) or each value (dicts), and each
+  key of a `*_RULES` table (dicts: description -> the rule the mistake follows);
+- a string returned by a function named `*mistake*`, `*advice*` or `*explain*` that returns str;
+- in a function named `*mistake*` or `*reason*`, the text of each (description, answer) or
+  (answer, description) tuple it writes out (a list of candidate mistakes to match).
 An f-string's fixed parts are matched; `{}` marks each value it fills in."""
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ SPECS = REPO_ROOT / "grader" / "specs"
 UNCOVERED = REPO_ROOT / "tests" / "diagnoses_uncovered.txt"
 PREFIX = "Likely mistake:"
 DIAGNOSING_FUNCTION = re.compile(r"mistake|advice|explain")
+CANDIDATE_LISTING_FUNCTION = re.compile(r"mistake|reason")
 
 
 def text_of(node: ast.AST) -> str | None:
@@ -41,10 +45,10 @@ def text_of(node: ast.AST) -> str | None:
     return None
 
 
-def _is_table(node: ast.AST) -> bool:
+def _is_table(node: ast.AST, suffix: str = "_MISTAKES") -> bool:
     targets = node.targets if isinstance(node, ast.Assign) else \
         [node.target] if isinstance(node, ast.AnnAssign) else []
-    return any(isinstance(target, ast.Name) and target.id.endswith("_MISTAKES")
+    return any(isinstance(target, ast.Name) and target.id.endswith(suffix)
                for target in targets)
 
 
@@ -79,11 +83,21 @@ def spec_diagnoses(source: str) -> list[str]:
             elif isinstance(table, ast.Dict):
                 for value in table.values:
                     add(text_of(value))
-        elif isinstance(node, ast.FunctionDef) and DIAGNOSING_FUNCTION.search(node.name) \
+        elif _is_table(node, "_RULES") and isinstance(node.value, ast.Dict):
+            for key in node.value.keys:
+                if key is not None:
+                    add(text_of(key))
+        if isinstance(node, ast.FunctionDef) and DIAGNOSING_FUNCTION.search(node.name) \
                 and getattr(node.returns, "id", None) == "str":
             for statement in ast.walk(node):
                 if isinstance(statement, ast.Return) and statement.value is not None:
                     add(text_of(statement.value))
+        if isinstance(node, ast.FunctionDef) and CANDIDATE_LISTING_FUNCTION.search(node.name):
+            for pair in ast.walk(node):
+                if isinstance(pair, ast.Tuple) and len(pair.elts) == 2:
+                    texts_ = [text_of(elt) for elt in pair.elts]
+                    if sum(text is not None for text in texts_) == 1:
+                        add(next(text for text in texts_ if text is not None))
     return list(dict.fromkeys(found))
 
 
@@ -131,11 +145,18 @@ def why_mistake(x) -> str:
     return f"a diagnosing function's {x} answer"
 def unrelated(x) -> str:
     return "not a diagnosis at all, just text"
+C_RULES = {"a rule's description, its key": lambda n: n + 1}
+def some_mistakes(x):
+    return [("a candidate's description first", lambda: x), (x * 2, "a candidate's second")]
+def frequency_reason(x):
+    candidates = [("a reason's candidate description", x)]
 '''
     assert sorted(spec_diagnoses(source)) == sorted([
         "a table's description, first", "a dict table's description",
         "an f-string Mistake with {} inside", "an inline diagnosis.",
-        "a diagnosing function's {} answer"])
+        "a diagnosing function's {} answer", "a rule's description, its key",
+        "a candidate's description first", "a candidate's second",
+        "a reason's candidate description"])
 
 
 def test_the_specs_have_diagnoses_to_enumerate():

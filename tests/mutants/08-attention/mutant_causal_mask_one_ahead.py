@@ -10,9 +10,11 @@ import math
 import torch
 from torch import Tensor, nn
 
-KATA_EXPECT = {"status": "fail", "task": "causal_mask", "category": "values",
-               "message": "tril(1)",
-               "not_message": ["leaves out the diagonal", "it is all true"]}
+KATA_EXPECT = {'status': 'fail',
+               'task': 'causal_mask',
+               'category': 'values',
+               'message': ['tril(1)', 'lets each query see the next key'],
+               'not_message': ['leaves out the diagonal', 'it is all true']}
 
 
 def _attention_weights(q: Tensor, k: Tensor, mask: Tensor | None) -> Tensor:

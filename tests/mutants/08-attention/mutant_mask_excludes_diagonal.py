@@ -10,9 +10,11 @@ import math
 import torch
 from torch import Tensor, nn
 
-KATA_EXPECT = {"status": "fail", "task": "causal_mask", "category": "values",
-               "message": "leaves out the diagonal",
-               "not_message": ["polarity is inverted", "tril(1)"]}
+KATA_EXPECT = {'status': 'fail',
+               'task': 'causal_mask',
+               'category': 'values',
+               'message': ['leaves out the diagonal'],
+               'not_message': ['polarity is inverted', 'tril(1)', 'lets each query see the next key']}
 
 
 def _attention_weights(q: Tensor, k: Tensor, mask: Tensor | None) -> Tensor:

@@ -14,9 +14,10 @@ from torch import Tensor, nn
 from grader.blocks import GELU, LayerNorm, MultiHeadAttention
 
 KATA_EXPECT = {'status': 'fail',
- 'task': 'memory_mb',
- 'category': 'values',
- 'message': 'whatever the dtype'}
+               'task': 'memory_mb',
+               'category': 'values',
+               'message': ['whatever the dtype', '4 bytes per parameter whatever the dtype'],
+               'not_message': ['mb was taken as 10**6 bytes', 'the tied count was used', 'bits were counted, not bytes', 'divided by 1024 once (kb)']}
 
 
 @dataclass(frozen=True)

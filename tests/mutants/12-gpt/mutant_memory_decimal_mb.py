@@ -13,7 +13,11 @@ from torch import Tensor, nn
 
 from grader.blocks import GELU, LayerNorm, MultiHeadAttention
 
-KATA_EXPECT = {'status': 'fail', 'task': 'memory_mb', 'category': 'values', 'message': '10**6'}
+KATA_EXPECT = {'status': 'fail',
+               'task': 'memory_mb',
+               'category': 'values',
+               'message': ['10**6', 'mb was taken as 10**6 bytes'],
+               'not_message': ['the tied count was used', '4 bytes per parameter whatever the dtype', 'bits were counted, not bytes', 'divided by 1024 once (kb)']}
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,11 @@ from torch.utils.data import DataLoader
 
 from grader.blocks import GPTModel, TokenWindowDataset, make_loader  # noqa: F401 (GPTModel: to try)
 
-KATA_EXPECT = {'status': 'fail', 'task': 'split_text', 'category': 'values', 'message': 'one character late'}
+KATA_EXPECT = {'status': 'fail',
+               'task': 'split_text',
+               'category': 'values',
+               'message': ['one character late', 'a split one character late'],
+               'not_message': ['round() where the book rounds down', 'math.ceil where the book rounds down', 'the ratio applied to the validation part']}
 
 
 def text_to_token_ids(text: str, tokenizer: Any) -> Tensor:
