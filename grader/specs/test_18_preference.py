@@ -526,6 +526,7 @@ def test_dpo_loss_gradient_is_the_closed_forms(candidate, device, case):
 
 @pytest.mark.task(DPO, category="grad")
 @given(case=dpo_cases)
+@example(case=DPOCase(3, 1, 0.1))
 def test_dpo_rewards_are_detached(candidate, device, case):
     """The rewards are for watching progress: detached, as the book's, so no backward runs
     through them."""
