@@ -37,6 +37,11 @@ def kill_margins(rung_id: str, impl: str, task: str | None = None) -> dict[str, 
 
 def kata_expect(path: Path) -> dict[str, Any]:
     """The KATA_EXPECT literal of a mutant or alternative, read without importing the file."""
+    return dict(_kata_expect(Path(path)))
+
+
+@cache
+def _kata_expect(path: Path) -> dict[str, Any]:
     for node in ast.parse(path.read_text(encoding="utf-8")).body:
         if isinstance(node, ast.Assign) and any(
             isinstance(t, ast.Name) and t.id == "KATA_EXPECT" for t in node.targets
