@@ -448,6 +448,53 @@ def test_merged_variant_gradients(candidate, reference):
                                   what=case.describe(MERGED))
 
 
+def check_fresh_on_every_call(module: Any, cls: str) -> None:
+    """Call the module, set new A and B, call it again: the second output must come from the
+    new A and B (a module that keeps its update or merged weight from an earlier call does not),
+    in training and in eval mode."""
+    case = TYPICAL
+    first = Case(**{**case.__dict__, "seed": case.seed + 10})
+    x = case.x()
+    A0, B0, A, B = first.A(), first.B(), case.A(), case.B()
+    linear = case.linear()
+    base: Callable[[Tensor], Any] = (lambda x: 0.0) if cls == LAYER else linear
+    for mode in ("train", "eval"):
+        layer = (module.LoRALayer(case.in_dim, case.out_dim, case.rank, case.alpha) if cls == LAYER
+                 else getattr(module, cls)(case.linear(), case.rank, case.alpha))
+        layer.train(mode == "train")
+        what = (f"{case.describe(cls)}, in {mode} mode, called once with other A and B, then "
+                "again after A and B were set")
+        set_lora(layer, A0, B0, what)
+        with torch.no_grad():
+            layer(x)
+        set_lora(layer, A, B, what)
+        with torch.no_grad():
+            got = layer(x)
+        stale = Mistake("the update (or the merged weight) was kept from an earlier call; "
+                        "compute it from the current A and B on every call",
+                        lambda x: base(x) + case.alpha * (x @ A0 @ B0))
+        assert_matches(got, lambda x: base(x) + case.alpha * (x @ A @ B), x, what=what,
+                       mistakes=(stale,))
+
+
+@pytest.mark.task(LAYER, category="values")
+def test_lora_layer_reads_A_and_B_on_every_call(candidate):
+    """A second call after A and B change uses the new A and B (train and eval mode)."""
+    check_fresh_on_every_call(candidate, LAYER)
+
+
+@pytest.mark.task(ADAPTED, category="values")
+def test_linear_with_lora_reads_A_and_B_on_every_call(candidate):
+    """A second call after A and B change uses the new A and B (train and eval mode)."""
+    check_fresh_on_every_call(candidate, ADAPTED)
+
+
+@pytest.mark.task(MERGED, category="values")
+def test_merged_variant_merges_on_every_call(candidate):
+    """A second call after A and B change merges the new A and B (train and eval mode)."""
+    check_fresh_on_every_call(candidate, MERGED)
+
+
 # --- replace_linear_with_lora -------------------------------------------------------------------
 
 
@@ -825,3 +872,21 @@ def test_lora_parameter_count_is_what_an_adapted_model_trains(candidate, referen
         require(got == trainable, (
             f"lora_parameter_count({cfg}, rank={rank}) returned {kind(got)}; the adapted model "
             f"trains {trainable} parameters."))
+
+
+@pytest.mark.task(CLOSED_FORM, category="values")
+def test_lora_parameter_count_takes_a_gpt_config(candidate, reference):
+    """cfg may be 12's GPTConfig as well as the book's dict: the same count from either."""
+    cfg = gpt_cfg(vocab_size=23, emb_dim=6, n_layers=2)
+    what = f"lora_parameter_count(GPTConfig(**{cfg}), rank=3)"
+    try:
+        got = candidate.lora_parameter_count(reference.GPTConfig(**cfg), 3)
+    except (TypeError, KeyError, AttributeError) as error:
+        raise AssertionError(
+            f"{what} raised {type(error).__name__}. Likely mistake: cfg was read as a dict "
+            "(cfg[\"emb_dim\"]); it may also be a GPTConfig: read it with GPTConfig.of(cfg)."
+        ) from None
+    expected = closed_form(cfg, 3)
+    require(got == expected and not isinstance(got, bool), (
+        f"{what} returned {kind(got)}; expected {expected}, what the same config as a dict "
+        "gives."))

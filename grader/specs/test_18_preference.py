@@ -969,6 +969,27 @@ def test_ppo_clips_only_on_the_side_of_the_advantage(candidate, device, ratio, a
     require(close(value, expected), f"{call} gave {value!r}; expected {expected!r}, {rule}.")
 
 
+@pytest.mark.task(PPO, category="properties")
+def test_ppo_ratio_holds_at_very_negative_log_probabilities(candidate, device):
+    """Summed sequence log-probabilities are large and negative: at -750 to -1000 (float64)
+    exp(logprobs) is 0, yet the ratio exp(logprobs - old_logprobs) is still 1.1, 0.9, 1.5, 0.5."""
+    old = torch.tensor([-800.0, -1000.0, -750.0, -900.0], dtype=torch.float64, device=device)
+    ratios = torch.tensor([1.1, 0.9, 1.5, 0.5], dtype=torch.float64, device=device)
+    lp = old + ratios.log()
+    adv = torch.tensor([1.0, -1.0, 1.0, -1.0], dtype=torch.float64, device=device)
+    call = ("ppo_clipped_objective(4 log-probabilities from -750 to -1000 (summed over a "
+            "sequence), ratios 1.1, 0.9, 1.5, 0.5, advantages +1 and -1, clip_eps=0.2)")
+    value = scalar(candidate.ppo_clipped_objective(lp, old, adv, clip_eps=0.2), call)
+    expected = float(ppo_objective(lp, old, adv, 0.2))
+    if close(value, expected):
+        return
+    message = f"{call} gave {value!r}; expected {expected!r}."
+    if not math.isfinite(value):
+        message += (" Likely mistake: the ratio was computed as exp(logprobs) / exp(old_logprobs):"
+                    " both underflow to 0 and 0 / 0 is nan; compute exp(logprobs - old_logprobs).")
+    raise AssertionError(message)
+
+
 @pytest.mark.task(PPO, category="grad")
 @given(case=ppo_cases)
 @example(case=PPOCase((8,), 0))
