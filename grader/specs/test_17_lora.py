@@ -161,28 +161,28 @@ class Case:
     lead: tuple[int, ...]
     bias: bool
     seed: int
+    dtype: torch.dtype = torch.float64  # float32 in one example each: no dtype is the probe
 
     def x(self) -> Tensor:
-        return randn((*self.lead, self.in_dim), self.seed, torch.float64, torch.device("cpu"))
+        return randn((*self.lead, self.in_dim), self.seed, self.dtype, torch.device("cpu"))
 
     def A(self) -> Tensor:
-        return randn((self.in_dim, self.rank), self.seed + 1, torch.float64,
-                     torch.device("cpu"))
+        return randn((self.in_dim, self.rank), self.seed + 1, self.dtype, torch.device("cpu"))
 
     def B(self) -> Tensor:
-        return randn((self.rank, self.out_dim), self.seed + 2, torch.float64,
-                     torch.device("cpu"))
+        return randn((self.rank, self.out_dim), self.seed + 2, self.dtype, torch.device("cpu"))
 
     def linear(self) -> nn.Linear:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed + 3)
             linear = nn.Linear(self.in_dim, self.out_dim, bias=self.bias)
-        return linear.double()
+        return linear.to(self.dtype)
 
     def describe(self, what: str) -> str:
+        dtype = "" if self.dtype == torch.float64 else f" ({self.dtype})"
         return (f"{what} with in_dim {self.in_dim}, out_dim {self.out_dim}, rank {self.rank}, "
                 f"alpha {self.alpha} (bias {self.bias}) on x of shape "
-                f"{(*self.lead, self.in_dim)}, A and B set to random values")
+                f"{(*self.lead, self.in_dim)}{dtype}, A and B set to random values")
 
 
 @st.composite
@@ -195,6 +195,8 @@ def cases(draw: st.DrawFn) -> Case:
 
 # in != out, rank > 1, alpha neither 1 nor rank: every classic formula mistake shows
 TYPICAL = Case(in_dim=5, out_dim=3, rank=2, alpha=3.0, lead=(2, 4), bias=True, seed=1)
+TYPICAL32 = Case(in_dim=5, out_dim=3, rank=2, alpha=3.0, lead=(2, 4), bias=True, seed=1,
+                 dtype=torch.float32)
 # in == out, so a transposed update has the right shape and only its values are wrong
 SQUARE = Case(in_dim=4, out_dim=4, rank=3, alpha=2.0, lead=(3,), bias=True, seed=2)
 
@@ -231,12 +233,12 @@ def update_mistakes(case: Case, base: Callable[[Tensor], Tensor]) -> tuple[Mista
     A, B, alpha, rank = case.A(), case.B(), case.alpha, case.rank
     return (
         Mistake("the update was scaled by alpha / rank; the book's LoRALayer scales by alpha "
-                "alone", lambda x: base(x) + alpha / rank * (x @ A @ B)),
+                "alone", lambda x: base(x) + alpha / rank * (x @ A.to(x) @ B.to(x))),
         Mistake("alpha was left out: the update is alpha * (x @ A @ B)",
-                lambda x: base(x) + x @ A @ B),
+                lambda x: base(x) + x @ A.to(x) @ B.to(x)),
         Mistake("the update was transposed: x @ (A @ B).T only has the right shape when "
                 "in_dim == out_dim; the update is x @ A @ B",
-                lambda x: base(x) + alpha * (x @ (A @ B).T)),
+                lambda x: base(x) + alpha * (x @ (A.to(x) @ B.to(x)).T)),
     )
 
 
@@ -314,12 +316,13 @@ def test_A_is_initialised_uniform_as_the_book_does(candidate, in_dim, out_dim, r
 @given(case=cases())
 @example(case=SQUARE)
 @example(case=TYPICAL)
+@example(case=TYPICAL32)
 def test_lora_layer_computes_alpha_x_A_B(candidate, case):
     """forward(x) = alpha * (x @ A @ B) over any leading dims, for A and B set by the spec."""
     layer = make_layer(candidate, case)
     A, B = case.A(), case.B()
     x = case.x()
-    assert_matches(layer(x), lambda x: case.alpha * (x @ A @ B), x,
+    assert_matches(layer(x), lambda x: case.alpha * (x @ A.to(x) @ B.to(x)), x,
                    what=case.describe(LAYER), mistakes=update_mistakes(case, torch.zeros_like))
 
 
@@ -358,20 +361,28 @@ def check_adapter_structure(module: Any, cls: str) -> None:
 
 def check_adapter_output(module: Any, cls: str, case: Case) -> None:
     adapter = make_adapter(module, cls, case)
-    linear = case.linear()
+    module_ = case.linear()
     A, B = case.A(), case.B()
     x = case.x()
+
+    def linear(x: Tensor) -> Tensor:  # in x's dtype: the closed forms also run in float64
+        bias = None if module_.bias is None else module_.bias.to(x)
+        return F.linear(x, module_.weight.to(x), bias)
+
+    def update(x: Tensor) -> Tensor:
+        return case.alpha * (x @ A.to(x) @ B.to(x))
+
     mistakes = (
         Mistake("the linear's bias was dropped: the base output is linear(x), bias included",
-                lambda x: F.linear(x, linear.weight) + case.alpha * (x @ A @ B)),
+                lambda x: F.linear(x, module_.weight.to(x)) + update(x)),
         Mistake("the base linear's output was added twice: call self.linear(x) once",
-                lambda x: 2 * linear(x) + case.alpha * (x @ A @ B)),
+                lambda x: 2 * linear(x) + update(x)),
         *update_mistakes(case, linear),
         Mistake("the update was left out of the output: linear(x) + alpha * (x @ A @ B)",
                 linear),
     )
     with torch.no_grad():
-        assert_matches(adapter(x), lambda x: linear(x) + case.alpha * (x @ A @ B), x,
+        assert_matches(adapter(x), lambda x: linear(x) + update(x), x,
                        what=case.describe(cls), mistakes=mistakes)
 
 
@@ -385,6 +396,7 @@ def test_linear_with_lora_keeps_the_linear_and_adds_a_lora_layer(candidate):
 @given(case=cases())
 @example(case=SQUARE)
 @example(case=TYPICAL)
+@example(case=TYPICAL32)
 def test_linear_with_lora_adds_the_update_to_the_linear(candidate, case):
     """forward(x) = linear(x) + alpha * (x @ A @ B), bias included."""
     check_adapter_output(candidate, ADAPTED, case)
@@ -434,6 +446,7 @@ def test_merged_variant_has_the_same_attributes(candidate):
 @given(case=cases())
 @example(case=SQUARE)
 @example(case=TYPICAL)
+@example(case=TYPICAL32)
 def test_merged_variant_computes_what_linear_with_lora_does(candidate, case):
     """forward(x) = F.linear(x, W + alpha * (A @ B).T, bias) = linear(x) + alpha * x @ A @ B."""
     check_adapter_output(candidate, MERGED, case)
@@ -446,6 +459,53 @@ def test_merged_variant_gradients(candidate, reference):
         assert_module_grads_match(make_adapter(candidate, MERGED, case),
                                   make_adapter(reference, ADAPTED, case), case.x(),
                                   what=case.describe(MERGED))
+
+
+def check_fresh_on_every_call(module: Any, cls: str) -> None:
+    """Call the module, set new A and B, call it again: the second output must come from the
+    new A and B (a module that keeps its update or merged weight from an earlier call does not),
+    in training and in eval mode."""
+    case = TYPICAL
+    first = Case(**{**case.__dict__, "seed": case.seed + 10})
+    x = case.x()
+    A0, B0, A, B = first.A(), first.B(), case.A(), case.B()
+    linear = case.linear()
+    base: Callable[[Tensor], Any] = (lambda x: 0.0) if cls == LAYER else linear
+    for mode in ("train", "eval"):
+        layer = (module.LoRALayer(case.in_dim, case.out_dim, case.rank, case.alpha) if cls == LAYER
+                 else getattr(module, cls)(case.linear(), case.rank, case.alpha))
+        layer.train(mode == "train")
+        what = (f"{case.describe(cls)}, in {mode} mode, called once with other A and B, then "
+                "again after A and B were set")
+        set_lora(layer, A0, B0, what)
+        with torch.no_grad():
+            layer(x)
+        set_lora(layer, A, B, what)
+        with torch.no_grad():
+            got = layer(x)
+        stale = Mistake("the update (or the merged weight) was kept from an earlier call; "
+                        "compute it from the current A and B on every call",
+                        lambda x: base(x) + case.alpha * (x @ A0 @ B0))
+        assert_matches(got, lambda x: base(x) + case.alpha * (x @ A @ B), x, what=what,
+                       mistakes=(stale,))
+
+
+@pytest.mark.task(LAYER, category="values")
+def test_lora_layer_reads_A_and_B_on_every_call(candidate):
+    """A second call after A and B change uses the new A and B (train and eval mode)."""
+    check_fresh_on_every_call(candidate, LAYER)
+
+
+@pytest.mark.task(ADAPTED, category="values")
+def test_linear_with_lora_reads_A_and_B_on_every_call(candidate):
+    """A second call after A and B change uses the new A and B (train and eval mode)."""
+    check_fresh_on_every_call(candidate, ADAPTED)
+
+
+@pytest.mark.task(MERGED, category="values")
+def test_merged_variant_merges_on_every_call(candidate):
+    """A second call after A and B change merges the new A and B (train and eval mode)."""
+    check_fresh_on_every_call(candidate, MERGED)
 
 
 # --- replace_linear_with_lora -------------------------------------------------------------------
@@ -755,6 +815,15 @@ def test_merging_a_fresh_adapter_gives_back_the_base_weights(candidate, referenc
 # --- counts -------------------------------------------------------------------------------------
 
 
+COUNT_TYPE = (" as a Python int. Likely mistake: the count was summed in a tensor; add up "
+              "p.numel() (ints), or return .item().")
+
+
+def is_count(value: Any) -> bool:
+    """A plain int (a tensor or a float compares equal to one, but is not a count)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 @pytest.mark.task(COUNT, category="values")
 @given(seed=seeds(), frozen=st.lists(st.booleans(), min_size=6, max_size=6))
 @example(seed=0, frozen=[True, False, True, False, False, True])
@@ -766,11 +835,11 @@ def test_count_of_trainable_parameters(candidate, seed, frozen):
         p.requires_grad_(not off)
     expected = sum(p.numel() for p in params if p.requires_grad)
     got = candidate.count_trainable_parameters(net)
-    if got == expected:
+    if is_count(got) and got == expected:
         return
     message = (f"count_trainable_parameters(an MLP with {sum(p.numel() for p in params)} "
                f"parameters, {expected} of them trainable) returned {kind(got)}; expected "
-               f"{expected}.")
+               f"{expected}{COUNT_TYPE if isinstance(got, Tensor) else '.'}")
     if got == sum(p.numel() for p in params) and expected != got:
         message += (" Likely mistake: counted every parameter, frozen ones included; count only "
                     "those with p.requires_grad.")
@@ -804,10 +873,10 @@ def test_lora_parameter_count_closed_form(candidate, vocab_size, emb_dim, n_laye
     cfg["n_heads"] = 1
     got = candidate.lora_parameter_count(dict(cfg), rank)
     expected = closed_form(cfg, rank)
-    if got == expected and not isinstance(got, bool):
+    if is_count(got) and got == expected:
         return
     message = (f"lora_parameter_count({cfg}, rank={rank}) returned {kind(got)}; expected "
-               f"{expected}.")
+               f"{expected}{COUNT_TYPE if isinstance(got, Tensor) else '.'}")
     for description, compute in COUNT_MISTAKES:
         if got == compute(cfg, rank):
             message += f" Likely mistake: {description}."
@@ -822,6 +891,24 @@ def test_lora_parameter_count_is_what_an_adapted_model_trains(candidate, referen
         model = reference.freeze_and_add_lora(tiny_gpt(reference, cfg, 0), rank, 1.0)
         trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
         got = candidate.lora_parameter_count(dict(cfg), rank)
-        require(got == trainable, (
+        require(is_count(got) and got == trainable, (
             f"lora_parameter_count({cfg}, rank={rank}) returned {kind(got)}; the adapted model "
             f"trains {trainable} parameters."))
+
+
+@pytest.mark.task(CLOSED_FORM, category="values")
+def test_lora_parameter_count_takes_a_gpt_config(candidate, reference):
+    """cfg may be 12's GPTConfig as well as the book's dict: the same count from either."""
+    cfg = gpt_cfg(vocab_size=23, emb_dim=6, n_layers=2)
+    what = f"lora_parameter_count(GPTConfig(**{cfg}), rank=3)"
+    try:
+        got = candidate.lora_parameter_count(reference.GPTConfig(**cfg), 3)
+    except (TypeError, KeyError, AttributeError) as error:
+        raise AssertionError(
+            f"{what} raised {type(error).__name__}. Likely mistake: cfg was read as a dict "
+            "(cfg[\"emb_dim\"]); it may also be a GPTConfig: read it with GPTConfig.of(cfg)."
+        ) from None
+    expected = closed_form(cfg, 3)
+    require(is_count(got) and got == expected, (
+        f"{what} returned {kind(got)}; expected {expected}, what the same config as a dict "
+        "gives."))

@@ -89,10 +89,11 @@ class TokenCase:
     V: int
     seed: int
     masked: bool = True
+    dtype: torch.dtype = torch.float64  # float32 in one example each: no dtype is the probe
 
     def tensors(self, device: torch.device) -> tuple[Tensor, Tensor, Tensor | None]:
         gen = torch.Generator().manual_seed(self.seed)
-        logits = randn((self.B, self.T, self.V), self.seed, scale=2.0, device=device)
+        logits = randn((self.B, self.T, self.V), self.seed, self.dtype, device, scale=2.0)
         labels = torch.randint(0, self.V, (self.B, self.T), generator=gen).to(device)
         return logits, labels, self.mask(device) if self.masked else None
 
@@ -106,7 +107,8 @@ class TokenCase:
 
     def describe(self) -> str:
         mask = "a prompt/answer/padding mask (B, T)" if self.masked else "no mask"
-        return f"logits ({self.B}, {self.T}, {self.V}), labels ({self.B}, {self.T}), {mask}"
+        dtype = "" if self.dtype == torch.float64 else f" {self.dtype}"
+        return f"logits ({self.B}, {self.T}, {self.V}){dtype}, labels ({self.B}, {self.T}), {mask}"
 
 
 token_cases = st.builds(TokenCase, B=st.integers(1, 4), T=st.integers(2, 7), V=st.integers(2, 9),
@@ -191,6 +193,7 @@ def with_huge_logits_where_masked(logits: Tensor, mask: Tensor, seed: int) -> Te
 @given(case=token_cases)
 @example(case=TokenCase(2, 5, 4, 0))
 @example(case=TokenCase(3, 6, 5, 1, masked=False))
+@example(case=TokenCase(3, 6, 5, 2, dtype=torch.float32))
 def test_compute_logprobs_is_the_mean_over_counted_tokens(candidate, device, case):
     """compute_logprobs is the book's: the mean, over the tokens the shifted mask counts, of
     log_softmax(logits[:, :-1])[labels[:, 1:]] (over all T - 1 tokens without a mask)."""
@@ -205,6 +208,7 @@ def test_compute_logprobs_is_the_mean_over_counted_tokens(candidate, device, cas
 @given(case=token_cases.map(lambda c: TokenCase(c.B, c.T, c.V, c.seed)))
 @example(case=TokenCase(2, 5, 4, 0))
 @example(case=TokenCase(1, 7, 3, 5))
+@example(case=TokenCase(3, 6, 5, 2, dtype=torch.float32))
 def test_sequence_logprob_is_the_sum_over_counted_tokens(candidate, device, case):
     """sequence_logprob is log p(answer | prompt): the same per-token log-probabilities as
     compute_logprobs, summed over the counted tokens."""
@@ -290,14 +294,15 @@ class DPOCase:
     seed: int
     beta: float = 0.1
     scale: float = 1.0
+    dtype: torch.dtype = torch.float64  # float32 in one example: no dtype is the probe
 
     def tensors(self, device: torch.device) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        return tuple(-randn((self.B,), self.seed + i, device=device, scale=self.scale).abs()
+        return tuple(-randn((self.B,), self.seed + i, self.dtype, device, self.scale).abs()
                      for i in range(4))  # type: ignore[return-value]
 
     def describe(self) -> str:
-        return (f"four ({self.B},) float64 log-probabilities of size about {self.scale:g}, "
-                f"beta={self.beta:g}")
+        return (f"four ({self.B},) {str(self.dtype)[6:]} log-probabilities of size about "
+                f"{self.scale:g}, beta={self.beta:g}")
 
 
 dpo_cases = st.builds(DPOCase, B=st.integers(1, 6), seed=seeds(),
@@ -380,6 +385,7 @@ def call_dpo(candidate: Any, case: DPOCase, tensors: tuple[Tensor, ...]) -> tupl
 @given(case=dpo_cases)
 @example(case=DPOCase(4, 0, 0.1))
 @example(case=DPOCase(3, 11, 2.5, 5.0))
+@example(case=DPOCase(4, 3, 0.5, 5.0, dtype=torch.float32))
 def test_dpo_loss_is_the_books(candidate, device, case):
     """loss = mean(-logsigmoid(beta * z)), z = (model_chosen - model_rejected) - (reference_chosen
     - reference_rejected)."""
@@ -408,6 +414,7 @@ def test_dpo_beta_defaults_to_0_1(candidate, device):
 @pytest.mark.task(DPO, category="values")
 @given(case=dpo_cases)
 @example(case=DPOCase(4, 0, 0.5))
+@example(case=DPOCase(4, 3, 0.5, 5.0, dtype=torch.float32))
 def test_dpo_rewards_are_the_books(candidate, device, case):
     """chosen_rewards = mean(model_chosen - reference_chosen), rejected_rewards =
     mean(model_rejected - reference_rejected): the book's, not scaled by beta."""
@@ -693,6 +700,41 @@ def test_dpo_batch_against_itself_is_log_2(candidate, reference, device, case):
         require(abs(got) <= 1e-12, f"{call} gave {name} {got!r}; expected 0.")
 
 
+class ModeRecorder(nn.Module):
+    """A model that notes the mode (training or not) of every forward it runs."""
+
+    def __init__(self, inner: nn.Module) -> None:
+        super().__init__()
+        self.inner = inner
+        self.modes: list[bool] = []
+
+    def forward(self, ids: Tensor) -> Tensor:
+        self.modes.append(self.training)
+        return self.inner(ids)
+
+
+@pytest.mark.task(DPO_BATCH, category="properties")
+def test_dpo_batch_runs_each_model_in_the_mode_it_came_in(candidate, reference, device):
+    """The policy comes in train mode (its dropout is part of training) and the reference in
+    eval mode: every forward runs in that mode, not switched for the call and back."""
+    case = BatchCase(2, 6, 0)
+    batch = case.batch(device)
+    policy, ref_model = models_for(reference, case, device)
+    policy, ref_model = ModeRecorder(policy).train(), ModeRecorder(ref_model).eval()
+    call = f"compute_dpo_loss_batch({case.describe()})"
+    three(candidate.compute_dpo_loss_batch(batch, policy, ref_model, case.beta), call)
+    for name, model, came_in in (("policy_model", policy, True),
+                                 ("reference_model", ref_model, False)):
+        mode = "train" if came_in else "eval"
+        require(len(model.modes) > 0, f"{call}: {name} was never called.")
+        other = sum(1 for training in model.modes if training != came_in)
+        require(other == 0, (
+            f"{call}: {other} of the {len(model.modes)} forwards of {name} ran in "
+            f"{'eval' if came_in else 'train'} mode; it came in {mode} mode. Likely mistake: "
+            f"{name}.{'eval' if came_in else 'train'}() was called inside (restored after or "
+            "not): run each model in the mode it comes in."))
+
+
 # --- the reward model's pairwise loss ----------------------------------------------------------
 
 
@@ -701,13 +743,15 @@ class PairCase:
     shape: tuple[int, ...]
     seed: int
     scale: float = 1.0
+    dtype: torch.dtype = torch.float64  # float32 in one example: no dtype is the probe
 
     def tensors(self, device: torch.device) -> tuple[Tensor, Tensor]:
-        return (randn(self.shape, self.seed, device=device, scale=self.scale),
-                randn(self.shape, self.seed + 1, device=device, scale=self.scale))
+        return (randn(self.shape, self.seed, self.dtype, device, self.scale),
+                randn(self.shape, self.seed + 1, self.dtype, device, self.scale))
 
     def describe(self) -> str:
-        return f"two float64 tensors of shape {self.shape}, values of size about {self.scale:g}"
+        return (f"two {str(self.dtype)[6:]} tensors of shape {self.shape}, values of size about "
+                f"{self.scale:g}")
 
 
 pair_cases = st.builds(PairCase, shape=small_shapes(1, 2), seed=seeds(),
@@ -740,6 +784,7 @@ def reward_loss_mistakes() -> list[Mistake]:
 @given(case=pair_cases)
 @example(case=PairCase((4,), 0))
 @example(case=PairCase((2, 3), 5, 3.0))
+@example(case=PairCase((2, 3), 6, 3.0, dtype=torch.float32))
 def test_reward_loss_is_bradley_terry(candidate, device, case):
     """pairwise_reward_loss = mean(-logsigmoid(chosen_rewards - rejected_rewards))."""
     chosen, rejected = case.tensors(device)
@@ -825,8 +870,12 @@ class PPOCase:
     shape: tuple[int, ...]
     seed: int
     clip_eps: float = 0.2
+    dtype: torch.dtype = torch.float64  # float32 in one example: no dtype is the probe
 
     def tensors(self, device: torch.device) -> tuple[Tensor, Tensor, Tensor]:
+        return tuple(t.to(self.dtype) for t in self.tensors64(device))  # type: ignore[return-value]
+
+    def tensors64(self, device: torch.device) -> tuple[Tensor, Tensor, Tensor]:
         old = -randn(self.shape, self.seed, device=device).abs() - 0.5
         logprobs = old + randn(self.shape, self.seed + 1, device=device, scale=0.4)
         advantages = randn(self.shape, self.seed + 2, device=device)
@@ -839,7 +888,8 @@ class PPOCase:
         return logprobs, old, advantages
 
     def describe(self) -> str:
-        return (f"logprobs, old_logprobs and advantages of shape {self.shape}, "
+        dtype = "" if self.dtype == torch.float64 else f" ({self.dtype})"
+        return (f"logprobs, old_logprobs and advantages of shape {self.shape}{dtype}, "
                 f"clip_eps={self.clip_eps:g}")
 
 
@@ -902,6 +952,7 @@ def ppo_mistakes() -> list[Mistake]:
 @given(case=ppo_cases)
 @example(case=PPOCase((8,), 0))
 @example(case=PPOCase((3, 4), 7, 0.1))
+@example(case=PPOCase((8,), 3, 0.2, dtype=torch.float32))
 def test_ppo_objective_is_the_clipped_surrogate(candidate, device, case):
     """mean(min(r * A, clip(r, 1 - eps, 1 + eps) * A)), r = exp(logprobs - old_logprobs)."""
     lp, old, adv = case.tensors(device)
@@ -968,6 +1019,27 @@ def test_ppo_clips_only_on_the_side_of_the_advantage(candidate, device, ratio, a
     value = scalar(candidate.ppo_clipped_objective(lp, old, adv, clip_eps=eps), call)
     expected = float(ppo_objective(lp, old, adv, eps))
     require(close(value, expected), f"{call} gave {value!r}; expected {expected!r}, {rule}.")
+
+
+@pytest.mark.task(PPO, category="properties")
+def test_ppo_ratio_holds_at_very_negative_log_probabilities(candidate, device):
+    """Summed sequence log-probabilities are large and negative: at -750 to -1000 (float64)
+    exp(logprobs) is 0, yet the ratio exp(logprobs - old_logprobs) is still 1.1, 0.9, 1.5, 0.5."""
+    old = torch.tensor([-800.0, -1000.0, -750.0, -900.0], dtype=torch.float64, device=device)
+    ratios = torch.tensor([1.1, 0.9, 1.5, 0.5], dtype=torch.float64, device=device)
+    lp = old + ratios.log()
+    adv = torch.tensor([1.0, -1.0, 1.0, -1.0], dtype=torch.float64, device=device)
+    call = ("ppo_clipped_objective(4 log-probabilities from -750 to -1000 (summed over a "
+            "sequence), ratios 1.1, 0.9, 1.5, 0.5, advantages +1 and -1, clip_eps=0.2)")
+    value = scalar(candidate.ppo_clipped_objective(lp, old, adv, clip_eps=0.2), call)
+    expected = float(ppo_objective(lp, old, adv, 0.2))
+    if close(value, expected):
+        return
+    message = f"{call} gave {value!r}; expected {expected!r}."
+    if not math.isfinite(value):
+        message += (" Likely mistake: the ratio was computed as exp(logprobs) / exp(old_logprobs):"
+                    " both underflow to 0 and 0 / 0 is nan; compute exp(logprobs - old_logprobs).")
+    raise AssertionError(message)
 
 
 @pytest.mark.task(PPO, category="grad")

@@ -50,8 +50,10 @@ Every row has at least one counted token after the shift.
    ids and their "chosen_mask" and "rejected_mask" (B, T) bools. Run each model on both, take
    compute_logprobs of each with its mask, and hand the four to compute_dpo_loss. The
    reference model is frozen: run it under torch.no_grad(), so no gradient reaches it; the
-   policy's forwards keep their graph, since the caller calls backward on the loss. Leave both
-   models' modes as they come (the caller put the reference in eval mode).
+   policy's forwards keep their graph, since the caller calls backward on the loss. Run both
+   models in the modes they come in, and leave them so: the caller put the reference in eval
+   mode and the policy in train mode (its dropout is part of training), so neither .eval()
+   nor .train() belongs here, not even switched back afterwards.
 
 5. pairwise_reward_loss(chosen_rewards, rejected_rewards) -> Tensor: the reward model's loss
    (Bradley-Terry): mean(-logsigmoid(chosen_rewards - rejected_rewards)) over the pairs, a 0-dim
