@@ -263,7 +263,10 @@ _FIXES = {
     "requires_grad": "Leave requires_grad as the caller set it: work on a detached copy "
                      "(x.detach().requires_grad_()) when you need a leaf of your own.",
     "items": "Leave the caller's list or dict as it is: build a new one for your own use.",
-    "training": "Restore the mode you found (was = model.training; ...; model.train(was)).",
+    "training": "Hand the model back in the mode it came in: where a task needs another mode "
+                "inside, restore it (was = model.training; ...; model.train(was)); where the "
+                "task says to run the model in the mode it comes in, call neither .train() "
+                "nor .eval().",
     "config": "Pass the option to the call (model(..., output_attentions=True), "
               "model.generate(..., max_new_tokens=n)) instead of setting it on the model.",
     "hyper": "Leave the optimizer's settings as the caller set them.",
