@@ -149,14 +149,15 @@ def test_every_shipped_entry_gets_the_books_prompt(candidate):
 # --- InstructionDataset -------------------------------------------------------------------------
 
 
-class CountingChars:
-    """One id per character (its code point); counts the encode calls."""
+ENCODE_CALLS: dict[int, int] = {}  # id(tokenizer) -> encode calls: nothing on the object shows it
 
-    def __init__(self) -> None:
-        self.calls = 0
+
+class CountingChars:
+    """One id per character (its code point); counts the encode calls in ENCODE_CALLS, so a
+    tokenizer that counts looks like any other."""
 
     def encode(self, text: str, **kwargs: Any) -> list[int]:
-        self.calls += 1
+        ENCODE_CALLS[id(self)] = ENCODE_CALLS.get(id(self), 0) + 1
         return [ord(c) for c in text]
 
     def decode(self, ids: list[int]) -> str:
@@ -227,13 +228,15 @@ def test_the_dataset_encodes_each_entry_once(candidate):
     tokenizer = CountingChars()
     data = instruction_data()[:6]
     dataset = candidate.InstructionDataset(data, tokenizer)
-    require(tokenizer.calls == len(data), f"InstructionDataset({len(data)} entries) called "
-            f"tokenizer.encode {tokenizer.calls} times in __init__; encode each entry once "
+    calls = ENCODE_CALLS.get(id(tokenizer), 0)
+    require(calls == len(data), f"InstructionDataset({len(data)} entries) called "
+            f"tokenizer.encode {calls} times in __init__; encode each entry once "
             "there, so the training loop does not encode the data every epoch.")
     for i in range(len(data)):
         dataset[i]
-    require(tokenizer.calls == len(data), f"reading the {len(data)} items called "
-            f"tokenizer.encode {tokenizer.calls - len(data)} more times; return the ids encoded "
+    calls = ENCODE_CALLS.get(id(tokenizer), 0)
+    require(calls == len(data), f"reading the {len(data)} items called "
+            f"tokenizer.encode {calls - len(data)} more times; return the ids encoded "
             "in __init__.")
 
 
