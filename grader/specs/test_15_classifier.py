@@ -237,6 +237,30 @@ def test_the_shipped_set_loads(candidate):
             f"{END_OF_TEXT_ID} to 25, and its Label."))
 
 
+@pytest.mark.task(DATASET, category="values")
+def test_the_columns_are_read_by_name(candidate):
+    """The columns are read by name (csv.DictReader): a CSV with "Text" before "Label" gives the
+    same items."""
+    tok = gpt2_encoding()
+    rows = [(0, "hi mum, see you tonight"), (1, "WIN a prize! call 12345")]
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["Text", "Label"])
+    writer.writerows([(text, label) for label, text in rows])
+    call = 'SpamDataset(a CSV whose header is "Text,Label", GPT-2\'s encoding)'
+    try:
+        dataset = candidate.SpamDataset(io.StringIO(out.getvalue()), tok)
+        got = [(int(dataset[i][1]), dataset[i][0].tolist()) for i in range(len(rows))]
+    except (ValueError, TypeError) as error:
+        raise AssertionError(f"{call} raised {type(error).__name__}: {error}; read the rows "
+                             "with csv.DictReader and take row[\"Label\"] and row[\"Text\"] by "
+                             "name, whatever the columns' order.") from None
+    length = max(len(tok.encode(t)) for _, t in rows)
+    want = [(label, padded(tok.encode(text), length, END_OF_TEXT_ID)) for label, text in rows]
+    require(got == want, f"{call} gives (label, ids) {got}; expected {want}: read the columns "
+            "by name (csv.DictReader, row[\"Label\"] and row[\"Text\"]), not by position.")
+
+
 # --- replace_head -------------------------------------------------------------------------------
 
 
@@ -286,6 +310,39 @@ def test_two_classes_by_default(candidate, reference):
     got = model.out_head.out_features if isinstance(model.out_head, nn.Linear) else None
     require(got == 2, f"replace_head(model) without num_classes gave a head of {got} outputs; "
             "expected 2: num_classes defaults to 2.")
+
+
+@pytest.mark.task(HEAD, category="structure")
+@pytest.mark.parametrize("seed", [0, 1])
+def test_the_head_is_nn_linears_own(candidate, reference, seed):
+    """The new head is nn.Linear's own, as the book makes it: float32 on the CPU whatever the
+    model's dtype (the caller moves the model afterwards), with nn.Linear's default
+    initialisation (the same draws as nn.Linear(emb_dim, num_classes) from the same RNG
+    state)."""
+    model = tiny_gpt(reference, seed, vocab_size=97, emb_dim=16, num_classes=None)  # float64
+    call = "replace_head(a float64 GPTModel of emb_dim 16, num_classes=3)"
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(100 + seed)
+        candidate.replace_head(model, num_classes=3)
+        torch.manual_seed(100 + seed)
+        want = nn.Linear(16, 3)
+    head = model.out_head
+    require(isinstance(head, nn.Linear) and head.bias is not None
+            and tuple(head.weight.shape) == (3, 16), f"{call}: out_head is {kind(head)}; "
+            "expected an nn.Linear(16, 3) with a bias.")
+    require(head.weight.dtype == torch.float32 and head.weight.device.type == "cpu", (
+        f"{call}: the new head is {head.weight.dtype} on {head.weight.device}; expected "
+        "float32 on the CPU, nn.Linear's own: the book makes the head as nn.Linear does and "
+        "moves the whole model afterwards."))
+    if not (torch.equal(head.weight, want.weight) and torch.equal(head.bias, want.bias)):
+        zero = not head.weight.detach().any() or not head.bias.detach().any()
+        err = max((head.weight - want.weight).abs().max().item(),
+                  (head.bias - want.bias).abs().max().item())
+        raise AssertionError(
+            f"{call}: the new head's weights are up to {err:.3g} away from those "
+            "nn.Linear(16, 3) draws from the same RNG state; keep nn.Linear's own "
+            "initialisation (one nn.Linear, nothing re-initialised)."
+            + (" It looks like the head (or its bias) was set to zeros." if zero else ""))
 
 
 # --- freeze_for_finetuning ----------------------------------------------------------------------
@@ -455,6 +512,31 @@ def test_backward_reaches_the_trainable_parameters(candidate, reference, device)
             f"up to {err:.3g} from the reference's."))
 
 
+@pytest.mark.task(LOSS_BATCH, category="properties")
+def test_both_batches_go_to_the_device_asked_for(candidate, reference):
+    """calc_loss_batch moves the inputs and the labels to `device`: checked on the meta device
+    (shapes without data), which refuses a CPU tensor next to a meta one."""
+    model = tiny_gpt(reference, 4, vocab_size=61, emb_dim=8, device="meta")
+    inputs = torch.randint(0, 61, (2, 5), generator=torch.Generator().manual_seed(4))
+    labels = torch.tensor([0, 1])
+    call = ("calc_loss_batch(a (2, 5) CPU batch, (2,) CPU labels, a tiny GPTModel on the meta "
+            "device, device='meta')")
+    with watching(model) as log:
+        try:
+            got = candidate.calc_loss_batch(inputs, labels, model, torch.device("meta"))
+        except NotImplementedError:
+            raise
+        except RuntimeError as error:
+            raise AssertionError(f"{call} raised RuntimeError: {str(error)[:160]}; move both "
+                                 "batches: input_batch.to(device), target_batch.to(device)."
+                                 ) from None
+    require(all(e["device"] == "meta" for e in log), f"{call} ran the model on "
+            f"{[e['device'] for e in log]} inputs; move input_batch to device first.")
+    require(isinstance(got, Tensor) and got.device.type == "meta", f"{call} returned "
+            f"{kind(got)} on {getattr(got, 'device', '?')}; expected the loss on the meta "
+            "device: target_batch.to(device) too.")
+
+
 # --- calc_loss_loader and calc_accuracy_loader --------------------------------------------------
 
 
@@ -602,8 +684,8 @@ def watching(model: nn.Module) -> Iterator[list[dict[str, Any]]]:
     """Every forward of `model`: its mode, the grad mode and the input."""
     log: list[dict[str, Any]] = []
     handle = model.register_forward_pre_hook(lambda m, args: log.append(
-        {"training": m.training, "grad": torch.is_grad_enabled(),
-         "input": args[0].detach().cpu().clone()}))
+        {"training": m.training, "grad": torch.is_grad_enabled(), "device": args[0].device.type,
+         "input": args[0].detach().cpu().clone() if args[0].device.type != "meta" else None}))
     try:
         yield log
     finally:
@@ -625,6 +707,9 @@ def test_accuracy_measures_in_eval_mode_without_gradients(candidate, reference, 
             "the forwards in torch.no_grad().")
     require(len(log) == 2, f"{call} ran the model {len(log)} times; expected 2, one per batch "
             "used.")
+    require(not model.training, f"{call} handed the model back in train mode; the book's "
+            "calc_accuracy_loader leaves it in eval mode (model.eval() first, no switching "
+            "back: the training loop calls model.train() itself).")
 
 
 # --- evaluate_model -----------------------------------------------------------------------------
@@ -879,3 +964,32 @@ def test_the_review_is_classified_from_its_padded_ids(candidate, reference, devi
             if got == ("not spam" if label == 1 else "spam") else "")
     require(got == expected, f"{call} returned {got!r}; expected {expected!r}: the last "
             f"position's argmax is class {label}.{hint}")
+
+
+class DeviceSpy(nn.Module):
+    """A stand-in classifier that keeps the device of each input and answers class 1 on the
+    CPU."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pos_emb = nn.Embedding(16, 1)
+        self.devices: list[str] = []
+
+    def forward(self, idx: Tensor) -> Tensor:
+        self.devices.append(idx.device.type)
+        return torch.tensor([0.0, 1.0]).expand(idx.shape[0], idx.shape[1], 2)
+
+
+@pytest.mark.task(CLASSIFY, category="properties")
+def test_the_review_goes_to_the_device_asked_for(candidate):
+    """classify_review builds its (1, T) batch on `device`: checked with device='meta' and a
+    stand-in model that records where its input is."""
+    model = DeviceSpy()
+    call = "classify_review('WIN a prize', a model that records its input's device, GPT-2's "
+    call += "encoding, device='meta')"
+    got = candidate.classify_review("WIN a prize", model, gpt2_encoding(), torch.device("meta"))
+    require(model.devices == ["meta"], f"{call} ran the model on inputs on {model.devices}; "
+            "expected one forward on the meta device: torch.tensor(ids, device=device) (or "
+            ".to(device)).")
+    require(got == "spam", f"{call} returned {got!r}; expected 'spam': the model answers "
+            "class 1.")

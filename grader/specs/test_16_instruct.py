@@ -149,14 +149,15 @@ def test_every_shipped_entry_gets_the_books_prompt(candidate):
 # --- InstructionDataset -------------------------------------------------------------------------
 
 
-class CountingChars:
-    """One id per character (its code point); counts the encode calls."""
+ENCODE_CALLS: dict[int, int] = {}  # id(tokenizer) -> encode calls: nothing on the object shows it
 
-    def __init__(self) -> None:
-        self.calls = 0
+
+class CountingChars:
+    """One id per character (its code point); counts the encode calls in ENCODE_CALLS, so a
+    tokenizer that counts looks like any other."""
 
     def encode(self, text: str, **kwargs: Any) -> list[int]:
-        self.calls += 1
+        ENCODE_CALLS[id(self)] = ENCODE_CALLS.get(id(self), 0) + 1
         return [ord(c) for c in text]
 
     def decode(self, ids: list[int]) -> str:
@@ -227,13 +228,15 @@ def test_the_dataset_encodes_each_entry_once(candidate):
     tokenizer = CountingChars()
     data = instruction_data()[:6]
     dataset = candidate.InstructionDataset(data, tokenizer)
-    require(tokenizer.calls == len(data), f"InstructionDataset({len(data)} entries) called "
-            f"tokenizer.encode {tokenizer.calls} times in __init__; encode each entry once "
+    calls = ENCODE_CALLS.get(id(tokenizer), 0)
+    require(calls == len(data), f"InstructionDataset({len(data)} entries) called "
+            f"tokenizer.encode {calls} times in __init__; encode each entry once "
             "there, so the training loop does not encode the data every epoch.")
     for i in range(len(data)):
         dataset[i]
-    require(tokenizer.calls == len(data), f"reading the {len(data)} items called "
-            f"tokenizer.encode {tokenizer.calls - len(data)} more times; return the ids encoded "
+    calls = ENCODE_CALLS.get(id(tokenizer), 0)
+    require(calls == len(data), f"reading the {len(data)} items called "
+            f"tokenizer.encode {calls - len(data)} more times; return the ids encoded "
             "in __init__.")
 
 
@@ -355,6 +358,10 @@ def check_collate(candidate: Any, batch: list[list[int]], pad: int, ignore: int,
                 f"{call}: {name} has shape {tuple(tensor.shape)}; expected "
                 f"({len(batch)}, {width}) (the longest item + 1 end token - 1 for the shift"
                 f"{', then cut to allowed_max_length' if max_length is not None else ''})."
+                + (" Likely mistake: allowed_max_length=0 was taken as no limit; test "
+                   "`allowed_max_length is not None`, not its truth." if max_length == 0
+                   and tensor.shape[-1:] == (len(book_collate(batch, pad, ignore)[0][0]),)
+                   else "")
                 + collate_mistake(rows, batch, pad, ignore, max_length,
                                   probe_rows(candidate, kwargs)))
     for name, got_rows, want_rows in (("inputs", rows[0], want_in), ("targets", rows[1], want_t)):
@@ -400,6 +407,7 @@ def test_pad_and_ignore_ids_are_the_callers(candidate, batch, pad, ignore):
 @example(batch=[[1, 2, 3, 4, 5, 6], [7, 8]], max_length=4)
 @example(batch=[[1, 2, 3, 4, 5, 6], [7, 8]], max_length=3)
 @example(batch=[[1, 2, 3], [4]], max_length=9)  # longer than the batch: nothing is cut
+@example(batch=[[1, 2, 3], [4]], max_length=0)  # 0 is a length too: (B, 0), not "no cut"
 def test_allowed_max_length_cuts_inputs_and_targets(candidate, batch, max_length):
     """Both tensors are cut to their first allowed_max_length positions, after masking."""
     check_collate(candidate, batch, END_OF_TEXT_ID, -100, max_length)
@@ -467,6 +475,7 @@ def book_split(data: list[Any], train: float, test: float,
 @example(n=68, ratios=(0.85, 0.1))  # the shipped set: 57.8 and 6.8
 @example(n=20, ratios=(0.85, 0.1))  # 17 and 2
 @example(n=9, ratios=(0.5, 0.3))  # 4.5 and 2.7: round() gives 4 and 3, int() 4 and 2
+@example(n=5, ratios=(1.0, 0.0))  # the whole list is the training part: still a new list
 def test_the_split_is_the_books(candidate, n, ratios):
     """(data[:a], data[a:a + b], data[a + b:]) with a = int(n * train_ratio), b = int(n *
     test_ratio): train, test, validation."""
@@ -488,6 +497,8 @@ def test_the_split_is_the_books(candidate, n, ratios):
                              f"{[p[:1] for p in got]}); expected {[len(p) for p in want]} "
                              f"(first entries {[p[:1] for p in want]}).{mistake}")
     require(handed == data, f"{call} changed the list handed in; slice it, never pop from it.")
+    require(all(part is not handed for part in got), f"{call} returned the list handed in itself "
+            "as a part; return three new lists (slices).")
 
 
 @pytest.mark.task(SPLIT, category="values")
@@ -511,6 +522,10 @@ EXTRACT_MISTAKES = {
     "not_stripped": "the whitespace around the answer is still there: .strip() it",
     "prompt_kept": "the prompt is still in front: drop the first len(input_text) characters",
     "lstrip_only": "only the front is stripped: .strip() both ends",
+    "prompt_replaced": "the prompt was removed with .replace(input_text, \"\"), which removes it "
+                       "from the answer too: drop the first len(input_text) characters",
+    "some_whitespace": "only spaces and newlines are stripped: .strip() with no argument strips "
+                       "every whitespace character (tabs and \"\\r\" too)",
 }
 
 
@@ -551,14 +566,21 @@ def test_the_answer_is_what_follows_the_prompt(candidate, entry, answer, before,
        cut=st.integers(0, 40))
 @example(generated="Prompt\n\n### Response:\nfirst ### Response: again ", cut=6)
 @example(generated="x### Response:### Response:y", cut=1)
+@example(generated="Say hi\n\n### Response:\nSay hi", cut=6)  # the answer repeats the prompt
+@example(generated="x\t### Response:\tanswer\t\r\n", cut=1)  # tabs and "\r": whitespace too
 def test_every_marker_after_the_prompt_goes(candidate, generated, cut):
     """Any generated text: the first len(input_text) characters go, then every "### Response:"
     marker, then the whitespace at both ends."""
     prompt = generated[:cut]
     got = candidate.extract_response(generated, prompt)
     want = book_extract(generated, prompt)
+    mistake = "" if got == want else diagnose(got, EXTRACT_MISTAKES, {
+        "prompt_replaced": lambda: generated.replace(prompt, "").replace(MARKER, "").strip()
+        if prompt else None,
+        "some_whitespace": lambda: generated[len(prompt):].replace(MARKER, "").strip(" \n"),
+    })
     require(got == want, f"extract_response({generated!r}, {prompt!r}) returned {got!r}; "
-            f"expected {want!r}.")
+            f"expected {want!r}.{mistake}")
 
 
 # --- generate_model_scores ----------------------------------------------------------------------
@@ -601,6 +623,9 @@ scored = st.lists(st.tuples(entries, st.one_of(st.just(""), words),
                ({"instruction": "Name it.", "input": "", "output": "z"}, "z", " 77\n")])
 @example(rows=[({"instruction": "Add.", "input": "2 and 2", "output": "4"}, "4", "3.5"),
                ({"instruction": "Add.", "input": "1 and 2", "output": "3"}, "3", "60")])
+@example(rows=[({"instruction": "Add.", "input": "2 and 2", "output": "4"}, "4", "120"),
+               ({"instruction": "Add.", "input": "1 and 2", "output": "3"}, "3", "-5"),
+               ({"instruction": "Name it.", "input": "", "output": "x"}, "x", "95.")])
 def test_the_judge_is_asked_the_books_question(candidate, rows):
     """One question per non-empty response, in order, worded as the book's; int(answer)
     appended, 0 for an empty response, unreadable answers skipped."""
