@@ -12,7 +12,11 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
-KATA_EXPECT = {'status': 'fail', 'task': 'custom_collate_fn', 'category': 'values', 'message': 'allowed_max_length - 1', 'not_message': ['the first end token too', 'no padding target is ignore_index', 'the padding is 0', 'targets are the inputs, not shifted', "padded to the longest item's length", 'only the inputs are cut', 'allowed_max_length + 1', '-100 whatever ignore_index', '50256 whatever pad_token_id']}
+KATA_EXPECT = {'status': 'fail',
+               'task': 'custom_collate_fn',
+               'category': 'values',
+               'message': ['allowed_max_length - 1'],
+               'not_message': ['the first end token too', 'no padding target is ignore_index', 'the padding is 0', 'targets are the inputs, not shifted', "padded to the longest item's length", 'only the inputs are cut', 'allowed_max_length + 1', '-100 whatever ignore_index', '50256 whatever pad_token_id', 'was taken as no limit']}
 
 
 def format_input(entry: dict[str, str]) -> str:

@@ -12,7 +12,11 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
-KATA_EXPECT = {'status': 'fail', 'task': 'extract_response', 'category': 'values', 'message': 'whitespace around the answer', 'not_message': ['marker is still in the answer', 'prompt is still in front', 'only the front is stripped']}
+KATA_EXPECT = {'status': 'fail',
+               'task': 'extract_response',
+               'category': 'values',
+               'message': ['whitespace around the answer'],
+               'not_message': ['marker is still in the answer', 'prompt is still in front', 'only the front is stripped', 'removed with .replace(input_text', 'only spaces and newlines are stripped']}
 
 
 def format_input(entry: dict[str, str]) -> str:

@@ -16,10 +16,10 @@ from torch import Tensor, nn
 from grader.blocks import GPTConfig, GPTModel  # noqa: F401 - GPTModel is the model to adapt
 
 KATA_EXPECT = {'status': 'fail',
- 'task': 'lora_parameter_count',
- 'category': 'values',
- 'message': 'out_head was left out',
- 'not_message': ['full in x out', 'counted emb_dim wide']}
+               'task': 'lora_parameter_count',
+               'category': 'values',
+               'message': ['out_head was left out'],
+               'not_message': ['full in x out', 'counted emb_dim wide', 'was read as a dict']}
 
 
 class LoRALayer(nn.Module):

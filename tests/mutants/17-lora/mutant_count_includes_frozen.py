@@ -16,9 +16,10 @@ from torch import Tensor, nn
 from grader.blocks import GPTConfig, GPTModel  # noqa: F401 - GPTModel is the model to adapt
 
 KATA_EXPECT = {'status': 'fail',
- 'task': 'count_trainable_parameters',
- 'category': 'values',
- 'message': 'counted every parameter, frozen ones included'}
+               'task': 'count_trainable_parameters',
+               'category': 'values',
+               'message': ['counted every parameter, frozen ones included'],
+               'not_message': ['the count was summed in a tensor']}
 
 
 class LoRALayer(nn.Module):

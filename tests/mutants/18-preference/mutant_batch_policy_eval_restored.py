@@ -13,7 +13,10 @@ from torch import Tensor, nn
 
 from grader.blocks import GPTModel  # noqa: F401 (to try your functions on a model)
 
-KATA_EXPECT = {'status': 'fail', 'task': 'compute_dpo_loss_batch', 'category': 'properties', 'message': 'policy_model.eval() was called inside'}
+KATA_EXPECT = {'status': 'fail',
+               'task': 'compute_dpo_loss_batch',
+               'category': 'properties',
+               'message': ['policy_model.eval() was called inside', 'was called inside (restored after or not)']}
 
 
 def compute_logprobs(logits: Tensor, labels: Tensor,

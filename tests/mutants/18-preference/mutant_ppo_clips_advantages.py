@@ -11,7 +11,11 @@ from torch import Tensor, nn
 
 from grader.blocks import GPTModel  # noqa: F401 (to try your functions on a model)
 
-KATA_EXPECT = {'status': 'fail', 'task': 'ppo_clipped_objective', 'category': 'values', 'message': 'advantages were clipped', 'not_message': ['the clipped term alone', 'ratio was taken of the log-probabilities']}
+KATA_EXPECT = {'status': 'fail',
+               'task': 'ppo_clipped_objective',
+               'category': 'values',
+               'message': ['advantages were clipped'],
+               'not_message': ['the clipped term alone', 'ratio was taken of the log-probabilities', 'computed as exp(logprobs) / exp(old_logprobs)']}
 
 
 def compute_logprobs(logits: Tensor, labels: Tensor,

@@ -11,7 +11,11 @@ from torch import Tensor, nn
 
 from grader.blocks import GPTModel  # noqa: F401 (to try your functions on a model)
 
-KATA_EXPECT = {'status': 'fail', 'task': 'ppo_clipped_objective', 'category': 'values', 'message': 'max instead of min', 'not_message': ['the clipped term alone', 'never clipped']}
+KATA_EXPECT = {'status': 'fail',
+               'task': 'ppo_clipped_objective',
+               'category': 'values',
+               'message': ['max instead of min'],
+               'not_message': ['the clipped term alone', 'never clipped', 'computed as exp(logprobs) / exp(old_logprobs)']}
 
 
 def compute_logprobs(logits: Tensor, labels: Tensor,
