@@ -112,20 +112,26 @@ def pytest_configure(config: pytest.Config) -> None:
     if config.getoption("kata_rung") is None:
         return
     import torch
-    from hypothesis import HealthCheck, settings
+    from hypothesis import HealthCheck, Phase, settings
 
     torch.set_num_threads(1)
     try:
         torch.set_num_interop_threads(1)
     except RuntimeError:  # already set in this process
         pass
+    # No shrink phase: a failing draw is reported as drawn. Derandomized generation starts from
+    # the simplest example, so a mistake that shows everywhere fails on the smallest shapes
+    # anyway, and shrinking a draw cost a learner 2-7 s per failing check (the diagnoses run on
+    # every shrink step), longer than the whole verdict should take.
     settings.register_profile(
         "kata", max_examples=12, deadline=None, derandomize=True, database=None,
         print_blob=False, report_multiple_bugs=False,
+        phases=(Phase.explicit, Phase.generate, Phase.target),
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                HealthCheck.filter_too_much],
     )
     settings.load_profile("kata")
+    _draw_no_constants_from_source()
     state = RunState(config)
     config.stash[_STATE] = state
     try:
@@ -137,6 +143,23 @@ def pytest_configure(config: pytest.Config) -> None:
     state.write("meta", torch=torch.__version__, device=str(device),
                 device_name=(torch.cuda.get_device_name(device) if device.type == "cuda"
                              else "cpu"), privileges=json.loads(privileges))
+
+
+def _draw_no_constants_from_source() -> None:
+    """Hypothesis mixes constants it finds in the source of "local" modules into its draws, and
+    the learner's module is one: the examples a check draws would then depend on the learner's
+    file, and parsing it costs every run about 0.05 s. The draws come from the strategies
+    alone here (a private hook of Hypothesis; versions without it draw no such constants)."""
+    try:
+        from hypothesis.internal.conjecture import providers
+
+        empty = providers.Constants(integers=providers.SortedSet(),
+                                    floats=providers.SortedSet(key=providers.float_to_int),
+                                    bytes=providers.SortedSet(), strings=providers.SortedSet())
+    except (ImportError, AttributeError, TypeError):
+        return
+    if hasattr(providers, "_get_local_constants"):
+        providers._get_local_constants = lambda: empty
 
 
 def resolve_device(name: str) -> Any:
@@ -162,9 +185,9 @@ def _marker_info(item: pytest.Item) -> tuple[str, str]:
 class TaskTodo(BaseException):
     """A NotImplementedError from the learner's stub, carried past Hypothesis.
 
-    Hypothesis shrinks and replays every failing example; a stub that is not written yet fails
-    the same way on all of them, so replaying only costs time. A BaseException that is not an
-    Exception passes straight through Hypothesis.
+    Hypothesis replays a failing example to report it; a stub that is not written yet fails
+    the same way on every example, so even that replay only costs time. A BaseException that is
+    not an Exception passes straight through Hypothesis.
     """
 
     def __init__(self, original: NotImplementedError) -> None:
@@ -214,6 +237,10 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         for error in _pending_collect_errors:
             state.write("collect_error", message=error[-MESSAGE_LIMIT:])
         _pending_collect_errors.clear()
+    # A failed check's message is the grader's own (classify, below); the traceback pytest would
+    # format for the terminal nobody reads parses the spec file again for every failing check
+    # (about half of a failing mutant's time in the worker). Collection errors above keep theirs.
+    session.config.option.tbstyle = "no"
     from grader.catalog import resolve
     from grader.harness import sandbox
     from grader.harness.candidate import load_module_from_path
