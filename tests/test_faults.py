@@ -8,6 +8,7 @@ own: the parent must survive a segfault even if no rule had let one in.
 from __future__ import annotations
 
 import os
+import sys
 import textwrap
 import time
 
@@ -415,3 +416,39 @@ def test_a_stop_names_the_learners_line_or_says_it_landed_in_the_graders_code(tm
     assert plugin._learner_line(outside, learner) is None
     assert "(the grader's own code" in plugin._stopped_message(outside, learner)
     assert plugin.STOP_IN_GRADER_EXIT == runner.STOP_IN_GRADER_EXIT != runner.CAUGHT_STOP_EXIT
+
+
+
+def test_the_examples_a_check_draws_do_not_depend_on_the_learners_file(tmp_path, monkeypatch):
+    """Hypothesis mixes constants it finds in "local" source files into its draws, and the
+    learner's module is local: a line of numbers in it would steer the seeds a check draws. The
+    grader's workers draw from the strategies alone."""
+    from hypothesis import given, settings
+    from hypothesis.internal.conjecture import providers
+
+    from grader import plugin
+    from grader.strategies import seeds
+
+    steering = set(range(1_000_003, 1_000_003 + 7_919 * 1000, 7_919))
+    (tmp_path / "steering_learner.py").write_text(
+        f"SEEDS = ({', '.join(map(str, sorted(steering)))})\n", encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setitem(sys.modules, "steering_learner", __import__("steering_learner"))
+
+    def steered_draws() -> set[int]:
+        # the constants allowed per kind of draw are cached: start from an empty cache
+        monkeypatch.setattr(providers, "CONSTANTS_CACHE", type(providers.CONSTANTS_CACHE)(1024))
+        drawn: list[int] = []
+
+        @settings(max_examples=300, derandomize=True, database=None)
+        @given(seed=seeds())
+        def draw(seed):
+            drawn.append(seed)
+
+        draw()
+        return steering.intersection(drawn)
+
+    assert steered_draws(), "Hypothesis no longer draws local constants: drop the workaround"
+    monkeypatch.setattr(providers, "_get_local_constants", providers._get_local_constants)
+    plugin._draw_no_constants_from_source()
+    assert steered_draws() == set()
