@@ -163,12 +163,14 @@ def kill_uid(uid: int, rounds: int = 50) -> None:
 SCRATCH_PLACES = ("/tmp", "/var/tmp", "/dev/shm")
 
 
-def remove_files_of(uid: int, places: tuple[str, ...] = SCRATCH_PLACES) -> None:
-    """Delete what a worker uid of its own left in the shared scratch folders (files that
-    would fill the disk or hold memory in /dev/shm after the run).
+def entries_of(uids: Iterable[int],
+               places: tuple[str, ...] = SCRATCH_PLACES) -> list[tuple[str, bool]]:
+    """What these uids own in the shared scratch folders: (path, is a folder) each.
 
-    A uid can only have created entries in folders it may write: its own (removed whole) and
-    world-writable ones (searched); the rest of a busy /tmp is never walked."""
+    A uid can only have created entries in folders it may write: its own (listed, not entered)
+    and world-writable ones (searched); the rest of a busy /tmp is never walked."""
+    owners = set(uids)
+    found: list[tuple[str, bool]] = []
     pending = list(places)
     while pending:
         folder = pending.pop()
@@ -181,16 +183,24 @@ def remove_files_of(uid: int, places: tuple[str, ...] = SCRATCH_PLACES) -> None:
                 info = entry.stat(follow_symlinks=False)
             except OSError:
                 continue
-            if info.st_uid == uid:
-                if stat.S_ISDIR(info.st_mode):
-                    shutil.rmtree(entry.path, ignore_errors=True)
-                else:
-                    try:
-                        os.unlink(entry.path)
-                    except OSError:
-                        pass
+            if info.st_uid in owners:
+                found.append((entry.path, stat.S_ISDIR(info.st_mode)))
             elif stat.S_ISDIR(info.st_mode) and info.st_mode & stat.S_IWOTH:
                 pending.append(entry.path)
+    return found
+
+
+def remove_files_of(uid: int, places: tuple[str, ...] = SCRATCH_PLACES) -> None:
+    """Delete what a worker uid of its own left in the shared scratch folders (files that
+    would fill the disk or hold memory in /dev/shm after the run)."""
+    for path, is_folder in entries_of([uid], places):
+        if is_folder:
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
 
 
 def _descendants(root: int, table: list[tuple[int, int, int]]) -> list[int]:

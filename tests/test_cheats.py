@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import ast
 import os
-import stat
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -66,24 +65,8 @@ def _leftovers(uids: list[int]) -> list[str]:
                     if line.startswith("Uid:")), -1)
         if uid in uids or ("/kata-" in cwd and cwd.endswith("(deleted)")):
             found.append(f"pid {entry} (uid {uid}, cwd {cwd})")
-    # A worker uid can only have made entries in folders it may write: world-writable ones and
-    # its own. Only those are searched (walking all of a busy /tmp took seconds per cheat).
-    pending = list(isolation.SCRATCH_PLACES)
-    while pending:
-        folder = pending.pop()
-        try:
-            entries = list(os.scandir(folder))
-        except OSError:
-            continue
-        for entry in entries:
-            try:
-                info = entry.stat(follow_symlinks=False)
-            except OSError:
-                continue
-            if info.st_uid in uids:
-                found.append(entry.path)
-            elif stat.S_ISDIR(info.st_mode) and info.st_mode & (stat.S_IWOTH | stat.S_IWGRP):
-                pending.append(entry.path)
+    # in the folders it could write (walking all of a busy /tmp took seconds per cheat)
+    found += [path for path, _ in isolation.entries_of(uids)]
     return found
 
 
