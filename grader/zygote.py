@@ -213,12 +213,12 @@ def main() -> int:
     for name in PRELOAD:
         importlib.import_module(name)
     for name, attributes in PRELOAD_IF_INSTALLED.items():
-        try:
+        try:  # not installed, or a version without one of these names: its spec says so itself
             module = importlib.import_module(name)
-        except ImportError:
+            for attribute in attributes:
+                getattr(module, attribute)
+        except Exception:  # noqa: BLE001  a preload only saves time; it must never stop the zygote
             continue
-        for attribute in attributes:
-            getattr(module, attribute)
     # From here on the grader is reached through its real folder, not the link in the zygote's
     # own path folder (which a plain user's worker could write), and that folder is off sys.path.
     import grader
